@@ -1,0 +1,166 @@
+"""The UniADS candidate loss, built from a candidate's distiller genes, and the check that rejects bad losses.
+
+Source: Lu et al., "UniADS: Universal Architecture-Distiller Search for Distillation Gap", AAAI 2024
+(DOI 10.1609/aaai.v38i13.29327). The paper's search-space table is not public: the gene options below are our
+reconstruction (see `DESIGN.md` section 4 and `reference/published-numbers.md` section 10). They contain the
+choices the paper reports as frequent: transforms batchnorm, tanh, norm; distances cosine, kl, l2; weights 16,
+5, 1, 0.5; temperatures 16, 8.
+
+Loss of a candidate, for each knowledge source A in the `knowledge` gene::
+
+    alpha * CE(student, y) + sum_A tau^2 * W * D(T(A_S / tau), T(A_T / tau))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from uniads_bench.distill import distances, transforms
+from uniads_bench.distill.base import Distiller, Progress
+from uniads_bench.distill.registry import register_distiller
+from uniads_bench.errors import UserError
+from uniads_bench.models.taps import TapDims, Taps
+
+# Option lists of the distiller genes, imported by the search-space module.
+KNOWLEDGE: tuple[str, ...] = ("logits", "features", "logits+features")
+TRANSFORMS: tuple[str, ...] = tuple(transforms.TRANSFORMS)
+DISTANCES: tuple[str, ...] = tuple(distances.DISTANCES)
+WEIGHTS: tuple[float, ...] = (0.1, 0.5, 1, 2, 5, 8, 16, 32)
+TAUS: tuple[float, ...] = (1, 2, 4, 8, 16)
+ALPHAS: tuple[float, ...] = (0.1, 0.5, 1)
+
+MAX_TERM_MAGNITUDE = 1e6
+"""Default bound on any single loss term; a larger term at the start of training means the candidate diverges."""
+
+
+@register_distiller("uniads")
+class UniADSLoss(Distiller):
+    """A UniADS candidate's distiller: `alpha * CE + tau^2 * W * D(T(A_S / tau), T(A_T / tau))`.
+
+    Knowledge sources are the logits and the pooled penultimate features; when the student's and teacher's
+    feature widths differ, a learned linear projector (student -> teacher width) is trained with the student.
+    Both sources share the transform, distance, weight and temperature genes. Terms: ``"ce"`` and one
+    ``"kd_<source>"`` per source.
+
+    Args:
+        student: the student's tap shapes.
+        teacher: the teacher's tap shapes.
+        knowledge: "logits", "features" or "logits+features".
+        transform: one of `TRANSFORMS` (see `uniads_bench.distill.transforms`).
+        distance: one of `DISTANCES` (see `uniads_bench.distill.distances`).
+        weight: W, the distillation weight.
+        tau: the temperature dividing both taps before the transform.
+        alpha: the cross-entropy weight.
+
+    Raises:
+        UserError: an unknown gene value, a non-positive tau, a negative weight, or logits of different widths.
+    """
+
+    needs = frozenset({"logits", "features"})
+
+    def __init__(
+        self,
+        student: TapDims,
+        teacher: TapDims,
+        *,
+        knowledge: str = "logits",
+        transform: str = "identity",
+        distance: str = "kl",
+        weight: float = 1.0,
+        tau: float = 4.0,
+        alpha: float = 1.0,
+    ) -> None:
+        super().__init__(student, teacher)
+        _check_choice("knowledge", knowledge, KNOWLEDGE)
+        _check_choice("transform", transform, TRANSFORMS)
+        _check_choice("distance", distance, DISTANCES)
+        if not tau > 0 or not weight >= 0 or not alpha >= 0:
+            raise UserError(f"uniads genes need tau > 0, weight >= 0, alpha >= 0; got {tau=}, {weight=}, {alpha=}")
+        self.sources = tuple(knowledge.split("+"))
+        if "logits" in self.sources and student.num_classes != teacher.num_classes:
+            raise UserError(
+                f"uniads logit distillation needs equal class counts, got student {student.num_classes} "
+                f"and teacher {teacher.num_classes}"
+            )
+        if distance in distances.DISTRIBUTION_DISTANCES:
+            transform = transforms.LOG_DOMAIN.get(transform, transform)
+        self.transform = transforms.TRANSFORMS[transform]
+        self.distance = distances.DISTANCES[distance]
+        self.weight = float(weight)
+        self.tau = float(tau)
+        self.alpha = float(alpha)
+        self.projector: nn.Module = (
+            nn.Linear(student.feature_dim, teacher.feature_dim)
+            if "features" in self.sources and student.feature_dim != teacher.feature_dim
+            else nn.Identity()
+        )
+
+    @classmethod
+    def needs_for(cls, hparams: Mapping[str, Any]) -> frozenset[str]:
+        """Only the sources named by the `knowledge` gene."""
+        return frozenset(str(hparams.get("knowledge", "logits")).split("+")) & cls.needs
+
+    def forward(self, student: Taps, teacher: Taps | None, target: Tensor, progress: Progress) -> dict[str, Tensor]:
+        assert teacher is not None
+        terms = {"ce": self.alpha * F.cross_entropy(student.logits.float(), target)}
+        for source in self.sources:
+            if source == "logits":
+                a_s, a_t = student.logits, teacher.logits
+            else:
+                a_s, a_t = self.projector(student.features.float()), teacher.features
+            terms[f"kd_{source}"] = self.tau**2 * self.weight * self._divergence(a_s, a_t)
+        return terms
+
+    def _divergence(self, a_s: Tensor, a_t: Tensor) -> Tensor:
+        # float32 before dividing by tau: bf16 logits of 1e4 lose every digit that a softmax depends on.
+        return self.distance(self.transform(a_s.float() / self.tau), self.transform(a_t.float() / self.tau))
+
+
+def check_loss_terms(
+    terms: Mapping[str, Tensor],
+    *,
+    max_magnitude: float = MAX_TERM_MAGNITUDE,
+    max_ratio_to_ce: float | None = None,
+) -> str | None:
+    """Say why a distiller's loss terms should get the candidate rejected, or return None when they are sound.
+
+    The engine's loss guards call this on the first steps of a candidate (UniADS's loss-rejection protocol), so
+    a candidate whose genes make the loss blow up is recorded as rejected instead of crashing or wasting budget.
+
+    Args:
+        terms: the named loss terms a distiller returned.
+        max_magnitude: a term larger than this in absolute value is absurd.
+        max_ratio_to_ce: when given and a ``"ce"`` term exists, reject a distillation term that exceeds the CE
+            term by more than this factor (the distillation signal drowns the labels).
+
+    Returns:
+        A one-line reason such as "non-finite loss term 'kd_logits'", or None.
+    """
+    if not terms:
+        return "the distiller returned no loss terms"
+    values: dict[str, float] = {}
+    for name, term in terms.items():
+        if term.numel() != 1:
+            return f"loss term {name!r} is not a scalar (shape {tuple(term.shape)})"
+        values[name] = float(term.detach().float())
+    for name, value in values.items():
+        if not math.isfinite(value):
+            return f"non-finite loss term {name!r} ({value})"
+        if abs(value) > max_magnitude:
+            return f"loss term {name!r} = {value:.3g} exceeds {max_magnitude:.3g}"
+    ce = values.get("ce")
+    if max_ratio_to_ce is not None and ce is not None and ce > 0:
+        for name, value in values.items():
+            if name != "ce" and abs(value) > max_ratio_to_ce * ce:
+                return f"loss term {name!r} = {value:.3g} is more than {max_ratio_to_ce:g} x the CE term {ce:.3g}"
+    return None
+
+
+def _check_choice(gene: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise UserError(f"uniads gene {gene}={value!r} is not one of {', '.join(options)}")
