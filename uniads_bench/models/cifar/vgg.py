@@ -1,0 +1,69 @@
+"""VGG with BatchNorm for CIFAR, as RepDistiller/mdistiller `models/cifar/vgg.py` (vgg8_bn, vgg13_bn).
+
+Five blocks of 3x3 conv (with bias) + BN + ReLU, 2x2 max pooling after the first three blocks (the published
+model pools after the fourth only for 64 px inputs; this suite is CIFAR-only for VGG, so it never does),
+global average pooling and one linear layer of 512 inputs. Module names (block0.0, ..., classifier) follow
+the published definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from uniads_bench.models.base import Stage, TappedModel, chain
+from uniads_bench.models.layers import init_weights
+
+CONFIGS: dict[str, tuple[tuple[int, ...], ...]] = {
+    "vgg8": ((64,), (128,), (256,), (512,), (512,)),
+    "vgg13": ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
+}
+
+
+def _block(cin: int, widths: Sequence[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for w in widths:
+        layers += [nn.Conv2d(cin, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+        cin = w
+    # The block's last ReLU is applied by the network, so a distiller may also tap the pre-activation.
+    return nn.Sequential(*layers[:-1])
+
+
+class VGG(TappedModel):
+    """VGG-BN. Stages: relu(block_i) for the five blocks, before their max pooling.
+
+    Args:
+        widths: conv widths per block (five blocks).
+        num_classes: classifier outputs.
+    """
+
+    def __init__(self, widths: Sequence[Sequence[int]], num_classes: int = 100) -> None:
+        super().__init__()
+        if len(widths) != 5:
+            raise ValueError(f"VGG needs five blocks, got {len(widths)}")
+        cin = 3
+        for i, block_widths in enumerate(widths):
+            self.add_module(f"block{i}", _block(cin, block_widths))
+            cin = block_widths[-1]
+        self.pool = nn.MaxPool2d(2, 2)
+        self.relu = nn.ReLU(inplace=True)
+        self.classifier = nn.Linear(cin, num_classes)
+        init_weights(self, linear="small_normal")
+        self._set_tap_dims(num_classes, cin, [w[-1] for w in widths])
+
+    def _stem(self, x: Tensor) -> Tensor:
+        return x
+
+    def _stages(self) -> Sequence[Stage]:
+        blocks = [getattr(self, f"block{i}") for i in range(5)]
+        pooled = [chain(self.pool, block, self.relu) for block in blocks[1:4]]
+        return [chain(blocks[0], self.relu), *pooled, chain(blocks[4], self.relu)]
+
+    def _classify(self, features: Tensor) -> Tensor:
+        return self.classifier(features)
+
+
+def vgg(name: str, num_classes: int = 100) -> VGG:
+    """`vgg8` or `vgg13` (both with BatchNorm, as the KD tables use them)."""
+    return VGG(CONFIGS[name], num_classes)
