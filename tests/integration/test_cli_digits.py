@@ -1,0 +1,122 @@
+"""The real CLI end to end on the digits suite at a reduced budget: run, leaderboard, bad input, resume."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCALE = "0.2"
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "uniads_bench", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=900)
+
+
+def run_args(tmp: Path) -> list[str]:
+    return ["--budget-scale", SCALE, "--out", str(tmp / "runs"), "--leaderboard-dir", str(tmp / "boards"),
+            "--cache-dir", str(tmp / "cache"), "--deterministic"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    tmp = tmp_path_factory.mktemp("digits")
+    result = cli("digits", *run_args(tmp), cwd=tmp)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return tmp, result
+
+
+def test_run_prints_and_writes_a_leaderboard(finished_run) -> None:
+    tmp, result = finished_run
+    table_methods = {cell.strip() for line in result.stdout.splitlines() if line.startswith("|")
+                     for cell in line.split("|")[2:3]}
+    assert {"vanilla", "kd", "random"} <= table_methods
+    board = json.loads((tmp / "boards" / "digits.json").read_text())
+    rows = {r["method"]: r for r in board["rows"]}
+    assert set(rows) == {"vanilla", "kd", "random"}
+    for row in rows.values():
+        assert row["kind"] == "measured" and row["n"] == 3 and len(row["top1_per_seed"]) == 3
+        assert 10.0 < row["top1_mean"] <= 100.0  # better than chance on 10 classes
+        assert row["hardware"] and row["git_commit"] and row["config_hash"]
+    assert rows["random"]["search_evaluations"] > 0
+    assert 0 < rows["random"]["budget_used_gpu_hours"] <= rows["random"]["budget_declared_gpu_hours"]
+    markdown = (tmp / "boards" / "digits.md").read_text()
+    assert "Track `cnn`" in markdown and "Teacher `digits_cnn_teacher`" in markdown
+
+
+def test_run_directory_holds_config_journal_summary(finished_run) -> None:
+    tmp, _ = finished_run
+    (run_dir,) = list((tmp / "runs").iterdir())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["suite"]["name"] == "digits" and len(config["config_hash"]) == 64
+    records = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    finals = [r for r in records if r["phase"] == "final"]
+    assert len(finals) == 9  # 3 methods x 3 seeds
+    assert all("charge_gpu_hours" in r and "wall_seconds" in r["result"] for r in records)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["tracks"]["cnn"]["teacher"]["test_top1"] > 80.0
+
+
+def test_resume_of_a_finished_run_serves_the_journal(finished_run) -> None:
+    tmp, _ = finished_run
+    (run_dir,) = list((tmp / "runs").iterdir())
+    before = json.loads((tmp / "boards" / "digits.json").read_text())
+    journal_before = (run_dir / "journal.jsonl").read_text()
+    result = cli("digits", *run_args(tmp), "--resume", str(run_dir), cwd=tmp)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (run_dir / "journal.jsonl").read_text() == journal_before  # nothing trained again
+    after = json.loads((tmp / "boards" / "digits.json").read_text())
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_seconds"} for r in rows]  # noqa: E731
+    assert strip(after["rows"]) == strip(before["rows"])
+
+
+def test_interrupted_run_resumes_to_the_same_leaderboard(finished_run, tmp_path) -> None:
+    tmp, _ = finished_run
+    (run_dir,) = list((tmp / "runs").iterdir())
+    lines = (run_dir / "journal.jsonl").read_text().splitlines(keepends=True)
+    partial = tmp_path / "runs" / run_dir.name
+    partial.mkdir(parents=True)
+    (partial / "config.json").write_text((run_dir / "config.json").read_text())
+    # The run was killed mid-way: half the journal, and a torn record at its end.
+    (partial / "journal.jsonl").write_text("".join(lines[: len(lines) // 2]) + lines[len(lines) // 2][:40])
+    args = ["--budget-scale", SCALE, "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(tmp_path / "boards"),
+            "--cache-dir", str(tmp / "cache"), "--deterministic"]
+    result = cli("digits", *args, "--resume", str(partial), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "torn last line" in result.stderr
+    ours = json.loads((tmp_path / "boards" / "digits.json").read_text())["rows"]
+    theirs = json.loads((tmp / "boards" / "digits.json").read_text())["rows"]
+    key = lambda r: (r["method"], r["top1_per_seed"], r["params"], r["budget_used_gpu_hours"])  # noqa: E731
+    assert sorted(map(key, ours)) == sorted(map(key, theirs))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "nosuch"], "unknown suite 'nosuch'"),
+        (["nosuch"], "unknown command or suite 'nosuch'"),
+        (["digits", "--methods", "kd,nosuch"], "unknown method 'nosuch'"),
+        (["digits", "--tracks", "nosuch"], "unknown track 'nosuch'"),
+        (["digits", "--seeds", "1,1"], "duplicates"),
+        (["digits", "--budget-scale", "-1"], "budget-scale"),
+        (["digits", "--bogus"], "No such option"),
+        (["digits", "--resume", "not-a-run"], "is not a run directory"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, message) -> None:
+    result = cli(*args, "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(tmp_path / "boards"), cwd=tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_suites_and_doctor(tmp_path) -> None:
+    suites = cli("suites", cwd=tmp_path)
+    assert suites.returncode == 0 and "digits" in suites.stdout
+    doctor = cli("doctor", cwd=tmp_path)
+    assert doctor.returncode == 0 and "torch" in doctor.stdout

@@ -1,0 +1,93 @@
+"""The engine on real digits data: guards reject bad candidates, crashes become statuses, the teacher cache
+serves exactly what the teacher computes, and evaluation repeats exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from uniads_bench.config import load_suite
+from uniads_bench.data.digits import load_digits_arrays
+from uniads_bench.data.loader import Augment
+from uniads_bench.engine.result import Fidelity
+from uniads_bench.engine.train import teacher_epoch_outputs, train_candidate
+from uniads_bench.runner.context import build_context
+from uniads_bench.runner.run import RunOptions, resolve_suite
+from uniads_bench.space import Candidate
+
+REFERENCE = {"width": 8, "depth": 1}
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    suite = resolve_suite(load_suite("digits"), RunOptions(budget_scale=0.25))
+    context, _ = build_context(suite, suite.tracks[0], load_digits_arrays(), torch.device("cpu"),
+                               Path(tmp_path_factory.mktemp("cache")), log=lambda _: None)
+    return context
+
+
+def kd(weight: float = 0.9, **optim) -> Candidate:
+    return Candidate.make(REFERENCE, "kd", {"temperature": 4.0, "ce_weight": 0.1, "kd_weight": weight}, optim)
+
+
+def test_huge_kd_weight_is_rejected_and_next_candidate_trains(ctx) -> None:
+    bad = train_candidate(ctx, kd(weight=1e6), Fidelity(2), seed=0, phase="search", guard=True)
+    assert bad.status == "rejected" and "dwarf" in bad.reason
+    assert bad.epochs_done < 2  # stopped early, charged only what it used
+    good = train_candidate(ctx, kd(), Fidelity(4), seed=0, phase="search", guard=True)
+    assert good.status == "ok" and good.top1 > 25.0  # chance is 10%
+
+
+def test_exploding_learning_rate_is_caught(ctx) -> None:
+    result = train_candidate(ctx, kd(lr_mult=1e5), Fidelity(2), seed=0, phase="search", guard=True)
+    assert result.status == "rejected"
+    assert "non-finite" in result.reason or "diverged" in result.reason or "chance" in result.reason
+    outside = train_candidate(ctx, kd(lr_mult=1e5), Fidelity(2), seed=0, phase="final", guard=False)
+    assert outside.status in ("diverged", "ok")
+
+
+def test_crash_and_oom_become_statuses(ctx, monkeypatch) -> None:
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("uniads_bench.engine.train.evaluate_top1", boom)
+    failed = train_candidate(ctx, kd(), Fidelity(1), seed=0, phase="search")
+    assert failed.status == "failed" and "boom" in failed.reason and "Traceback" in failed.traceback
+
+    def oom(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr("uniads_bench.engine.train.evaluate_top1", oom)
+    assert train_candidate(ctx, kd(), Fidelity(1), seed=0, phase="search").status == "oom"
+
+
+def test_parameter_cap_rejects_before_training(ctx) -> None:
+    big = Candidate.make({"width": 32, "depth": 3}, "ce")
+    result = train_candidate(ctx, big, Fidelity(5), seed=0, phase="search", param_cap=6000)
+    assert result.status == "rejected" and "cap" in result.reason and result.epochs_done == 0
+
+
+def test_teacher_cache_serves_exactly_the_teacher_outputs(ctx) -> None:
+    hits, misses = ctx.cache.hits, ctx.cache.misses
+    train_candidate(ctx, kd(), Fidelity(1), seed=11, phase="search")
+    train_candidate(ctx, kd(weight=0.5), Fidelity(1), seed=11, phase="search")
+    assert ctx.cache.misses - misses == 1 and ctx.cache.hits - hits == 1
+    data = ctx.search_train
+    plan = data.plan(11, 0, Augment(1, False))
+    logits, features = ctx.cache.get("search/11/0", lambda: pytest.fail("must be cached"))
+    fresh_logits, fresh_features = teacher_epoch_outputs(ctx.teacher, data, plan, 1)
+    assert torch.equal(logits, fresh_logits) and torch.equal(features, fresh_features)
+
+
+def test_evaluation_repeats_exactly(ctx) -> None:
+    torch.use_deterministic_algorithms(True)
+    try:
+        a = train_candidate(ctx, kd(), Fidelity(2), seed=3, phase="search")
+        b = train_candidate(ctx, kd(), Fidelity(2), seed=3, phase="search")
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert a.top1 == b.top1 and a.loss_last == b.loss_last
+    c = train_candidate(ctx, kd(), Fidelity(2), seed=4, phase="search")
+    assert c.loss_last != a.loss_last

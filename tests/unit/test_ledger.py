@@ -1,0 +1,31 @@
+"""Budget ledger: charges are deterministic, teacher views are paid once per ledger, overrun is bounded."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from uniads_bench.engine.cost import CostModel, HardwareProfile
+from uniads_bench.runner.ledger import BudgetLedger
+
+PROFILE = HardwareProfile("test", 1e9, "test")
+
+
+def test_teacher_views_charged_once() -> None:
+    ledger = BudgetLedger(1.0, CostModel(PROFILE, teacher_macs=1000))
+    first = ledger.charge(100, 2, 50, 10, ("s/0/0", "s/0/1"))
+    second = ledger.charge(100, 2, 50, 10, ("s/0/0", "s/0/1"))
+    assert first > second
+    assert second == CostModel(PROFILE, 1000).charge(100, 2, 50, 10, 0)
+
+
+@given(st.lists(st.tuples(st.integers(1, 10**6), st.integers(1, 20)), min_size=1, max_size=60), st.floats(1e-6, 1e-2))
+def test_budget_never_overrun_when_runner_checks_predictions(costs, budget) -> None:
+    """The runner's rule: ask only when the predicted full-length charge fits; actual <= predicted."""
+    ledger = BudgetLedger(budget, CostModel(PROFILE, teacher_macs=10))
+    for macs, epochs in costs:
+        predicted = ledger.predict(macs, epochs, 100, 10, [])
+        if not ledger.affordable(predicted):
+            break
+        ledger.charge(macs, epochs, 100, 10, ())
+    assert ledger.spent_gpu_hours <= budget * (1 + 1e-12)

@@ -1,0 +1,166 @@
+"""The `uniads-bench` command line. Every suite name is also a command: `uniads-bench digits` == `run digits`.
+
+User errors print one clear message and exit with code 2 before any work; bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from uniads_bench import __version__
+from uniads_bench.config import known_suites, load_suite
+from uniads_bench.errors import UserError
+
+
+def _csv(kind: type):
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple:
+        if not value:
+            return ()
+        try:
+            return tuple(kind(v.strip()) for v in value.split(",") if v.strip())
+        except ValueError as exc:
+            raise click.BadParameter(f"expected a comma-separated list of {kind.__name__}: {value!r}") from exc
+
+    return parse
+
+
+def run_options(func):
+    """The options of `run SUITE`, shared by every suite-named command."""
+    options = [
+        click.option("--tracks", callback=_csv(str), help="Comma-separated track names (default: all)."),
+        click.option("--methods", callback=_csv(str), help="Comma-separated method names (default: the suite's)."),
+        click.option("--seeds", callback=_csv(int), help="Comma-separated seeds (default: the suite's)."),
+        click.option("--budget-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+                     help="Scale every budget and epoch count (smoke runs)."),
+        click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+                     show_default=True, envvar="UNIADS_OUT", help="Parent directory of run directories."),
+        click.option("--resume", type=click.Path(path_type=Path), default=None,
+                     help="Continue the interrupted run in this run directory."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+                     show_default=True, envvar="UNIADS_DATA_DIR", help="Where datasets (raw and prepared) live."),
+        click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=Path("leaderboards"), show_default=True, envvar="UNIADS_LEADERBOARD_DIR"),
+        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Teacher cache (default: $UNIADS_CACHE or ~/.cache/uniads-bench)."),
+        click.option("--deterministic", is_flag=True, help="Deterministic algorithms: same seed, same machine, "
+                     "same results."),
+        click.option("--executor", type=click.Choice(["local"]), default="local", show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run(suite: str, **kwargs) -> None:
+    from uniads_bench.runner.run import RunOptions, run_suite
+
+    cache_dir = kwargs.pop("cache_dir")
+    kwargs.pop("executor")
+    options = RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
+    result = run_suite(suite, options, log=lambda line: click.echo(line, err=True))
+    click.echo(result.table)
+    click.echo(f"\nrun directory: {result.run_dir}\nleaderboard: {options.leaderboard_dir / (suite + '.md')}")
+
+
+class SuiteGroup(click.Group):
+    """A group whose unknown commands are tried as suite names (`uniads-bench digits`)."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None or name not in known_suites():
+            return command
+
+        @click.command(name=name, help=f"Run the {name} suite (same as `run {name}`).")
+        @run_options
+        def suite_command(**kwargs) -> None:
+            _run(name, **kwargs)
+
+        return suite_command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return super().list_commands(ctx) + [s for s in known_suites() if s not in self.commands]
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            raise UserError(f"unknown command or suite {name!r}; suites: {', '.join(known_suites())}; "
+                            f"commands: {', '.join(sorted(self.commands))}")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=SuiteGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="uniads-bench")
+def cli() -> None:
+    """uniads-bench: distillation-aware search (UniADS) against KD baselines under equal budgets."""
+
+
+@cli.command()
+def suites() -> None:
+    """List the suites, their tracks and methods."""
+    rows = []
+    for name in known_suites():
+        suite = load_suite(name)
+        for track in suite.tracks:
+            rows.append([name, suite.dataset, track.name, track.teacher, track.student_family,
+                         ", ".join(suite.methods), len(suite.seeds), suite.search.budget_gpu_hours])
+    click.echo(tabulate(rows, headers=["suite", "dataset", "track", "teacher", "student family", "methods",
+                                       "seeds", "search GPU-h"], tablefmt="github"))
+
+
+@cli.command()
+@click.argument("suite")
+@run_options
+def run(suite: str, **kwargs) -> None:
+    """Run SUITE: every track, method and seed, search phase then final phase."""
+    _run(suite, **kwargs)
+
+
+@cli.command()
+def doctor() -> None:
+    """Environment, devices, suites and caches: what is ready and what is missing."""
+    import platform
+
+    import torch
+
+    from uniads_bench.runner.provenance import cpu_model
+
+    rows = [
+        ["uniads-bench", __version__],
+        ["python", platform.python_version()],
+        ["torch", f"{torch.__version__} (CUDA build {torch.version.cuda or 'none'})"],
+        ["CUDA available", str(torch.cuda.is_available())],
+        ["CPU", cpu_model()],
+    ]
+    if torch.cuda.is_available():
+        rows += [[f"GPU {i}", torch.cuda.get_device_name(i)] for i in range(torch.cuda.device_count())]
+    for module in ("torchvision", "nevergrad", "pymoo", "datasets", "sklearn", "tabulate", "click"):
+        try:
+            imported = __import__(module)
+            rows.append([module, getattr(imported, "__version__", "installed")])
+        except ImportError:
+            rows.append([module, "MISSING"])
+    rows.append(["suites", ", ".join(known_suites())])
+    click.echo(tabulate(rows, tablefmt="github", headers=["check", "status"]))
+
+
+def main() -> None:
+    """Entry point: map user errors to exit code 2 with one clear message."""
+    try:
+        cli.main(standalone_mode=False)
+    except UserError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(UserError.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,262 @@
+"""Suite files: schema, TOML loading and validation that reports every problem at once with a dotted path.
+
+A suite names a dataset, a training recipe, its tracks (teacher, student family, parameter cap, search
+space), the methods to compare, the seeds, and the search budget. Files live in `uniads_bench/suites/`;
+a path to any other TOML file works too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from uniads_bench.errors import UserError
+
+SUITE_PACKAGE = "uniads_bench.suites"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a network is trained: SGD with momentum and a step schedule (milestones as fractions of epochs)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: tuple[float, ...] = (0.625, 0.75, 0.875)
+    gamma: float = 0.1
+    augment_pad: int = 0
+    augment_flip: bool = False
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """What a search method may spend and how candidates are scored during the search."""
+
+    budget_gpu_hours: float
+    epochs: int
+    max_evaluations: int = 10_000
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    """A track's search space: which distiller's genes are searched and their options, plus optimisation
+    genes (``lr_mult`` multiplies the recipe's learning rate, ``weight_decay`` replaces it)."""
+
+    distiller: str
+    distill: dict[str, list[Any]] = field(default_factory=dict)
+    optim: dict[str, list[Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Track:
+    """One teacher, one student family (with its reference student) and a parameter cap."""
+
+    name: str
+    teacher: str
+    student_family: str
+    param_cap: int
+    space: SpaceSpec
+    student_lr: float | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A whole benchmark: dataset, protocol, tracks, methods, seeds and budget."""
+
+    name: str
+    dataset: str
+    description: str
+    seeds: tuple[int, ...]
+    val_count: int
+    split_seed: int
+    hardware_profile: str
+    methods: tuple[str, ...]
+    recipe: Recipe
+    teacher_recipe: Recipe
+    search: SearchSettings
+    tracks: tuple[Track, ...]
+
+    def track(self, name: str) -> Track:
+        for track in self.tracks:
+            if track.name == name:
+                return track
+        raise UserError(f"suite {self.name!r} has no track {name!r}; tracks: {', '.join(t.name for t in self.tracks)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def config_hash(self) -> str:
+        """sha256 of the canonical JSON of the resolved suite; keys resume and leaderboard rows."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def known_suites() -> list[str]:
+    """Names of the suites shipped with the package."""
+    return sorted(p.name[: -len(".toml")] for p in resources.files(SUITE_PACKAGE).iterdir() if p.name.endswith(".toml"))
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """Load and validate a shipped suite by name, or any suite TOML file by path.
+
+    Raises:
+        UserError: unknown suite, malformed TOML, or any schema problem (all listed, with dotted paths).
+    """
+    path = Path(name_or_path)
+    if name_or_path.endswith(".toml") and path.is_file():
+        text, origin = path.read_text(), str(path)
+    elif name_or_path in known_suites():
+        text = resources.files(SUITE_PACKAGE).joinpath(f"{name_or_path}.toml").read_text()
+        origin = f"suite {name_or_path}"
+    else:
+        raise UserError(f"unknown suite {name_or_path!r}; known suites: {', '.join(known_suites())}")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{origin} is not valid TOML: {exc}") from exc
+    return parse_suite(data, origin)
+
+
+def parse_suite(data: dict[str, Any], origin: str = "suite") -> Suite:
+    """Build a Suite from parsed TOML, collecting every problem before raising one UserError."""
+    problems: list[str] = []
+    suite = _build(Suite, data, "", problems)
+    if suite is not None:
+        _check_semantics(suite, problems)
+    if problems:
+        raise UserError(f"{origin} has {len(problems)} problem(s):", problems)
+    assert suite is not None
+    return suite
+
+
+def _check_semantics(suite: Suite, problems: list[str]) -> None:
+    from uniads_bench.search.methods import get_method
+
+    if not suite.seeds:
+        problems.append("seeds: at least one seed is required")
+    if len(set(suite.seeds)) != len(suite.seeds):
+        problems.append(f"seeds: duplicate seeds in {list(suite.seeds)}")
+    if suite.search.budget_gpu_hours < 0:
+        problems.append(f"search.budget_gpu_hours: must be >= 0, got {suite.search.budget_gpu_hours}")
+    for section, recipe in (("recipe", suite.recipe), ("teacher_recipe", suite.teacher_recipe)):
+        for key in ("epochs", "batch_size"):
+            if getattr(recipe, key) <= 0:
+                problems.append(f"{section}.{key}: must be > 0, got {getattr(recipe, key)}")
+        if recipe.lr <= 0:
+            problems.append(f"{section}.lr: must be > 0, got {recipe.lr}")
+    if suite.search.epochs <= 0:
+        problems.append(f"search.epochs: must be > 0, got {suite.search.epochs}")
+    if suite.val_count <= 0:
+        problems.append(f"val_count: must be > 0, got {suite.val_count}")
+    for i, method in enumerate(suite.methods):
+        try:
+            get_method(method)
+        except UserError as exc:
+            problems.append(f"methods[{i}]: {exc}")
+    if len(set(suite.methods)) != len(suite.methods):
+        problems.append(f"methods: duplicate methods in {list(suite.methods)}")
+    names = [t.name for t in suite.tracks]
+    if len(set(names)) != len(names):
+        problems.append(f"tracks: duplicate track names in {names}")
+    if not suite.tracks:
+        problems.append("tracks: at least one track is required")
+    for i, track in enumerate(suite.tracks):
+        _check_track(track, f"tracks[{i}]", problems)
+
+
+def _check_track(track: Track, path: str, problems: list[str]) -> None:
+    from uniads_bench.distill import get_distiller
+    from uniads_bench.models.family import known_families
+
+    if track.param_cap <= 0:
+        problems.append(f"{path}.param_cap: must be > 0, got {track.param_cap}")
+    if track.student_family not in known_families():
+        problems.append(
+            f"{path}.student_family: unknown family {track.student_family!r}; known: {', '.join(known_families())}"
+        )
+    try:
+        get_distiller(track.space.distiller)
+    except UserError as exc:
+        problems.append(f"{path}.space.distiller: {exc}")
+    for group in ("distill", "optim"):
+        for gene, options in getattr(track.space, group).items():
+            if not isinstance(options, list) or not options:
+                problems.append(f"{path}.space.{group}.{gene}: must be a non-empty list of options")
+    unknown_optim = set(track.space.optim) - {"lr_mult", "weight_decay"}
+    if unknown_optim:
+        problems.append(f"{path}.space.optim: unknown genes {sorted(unknown_optim)}; allowed: lr_mult, weight_decay")
+
+
+def _build(cls: type, data: Any, path: str, problems: list[str]) -> Any:
+    """Recursively turn TOML data into the dataclass `cls`, appending problems instead of raising."""
+    if not isinstance(data, dict):
+        problems.append(f"{path or '<root>'}: expected a table, got {type(data).__name__}")
+        return None
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            problems.append(f"{_join(path, key)}: unknown key; allowed: {', '.join(fields)}")
+    values: dict[str, Any] = {}
+    ok = True
+    for name, spec in fields.items():
+        here = _join(path, name)
+        if name not in data:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                problems.append(f"{here}: required key is missing")
+                ok = False
+            continue
+        value = _convert(hints[name], data[name], here, problems)
+        if value is _INVALID:
+            ok = False
+        else:
+            values[name] = value
+    return cls(**values) if ok else None
+
+
+_INVALID = object()
+
+
+def _convert(hint: Any, value: Any, path: str, problems: list[str]) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        built = _build(hint, value, path, problems)
+        return _INVALID if built is None else built
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        return _convert(next(a for a in args if a is not type(None)), value, path, problems)
+    if origin is tuple:
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected a list, got {type(value).__name__} {value!r}")
+            return _INVALID
+        items = [_convert(args[0], v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+        return _INVALID if any(v is _INVALID for v in items) else tuple(items)
+    if origin is dict:
+        if not isinstance(value, dict):
+            problems.append(f"{path}: expected a table, got {type(value).__name__}")
+            return _INVALID
+        return dict(value)
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (type(value) is not hint):
+        problems.append(f"{path}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+        return _INVALID
+    return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key

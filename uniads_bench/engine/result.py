@@ -1,0 +1,55 @@
+"""What one evaluation produces, as frozen dataclasses that cross module boundaries."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("ok", "rejected", "diverged", "oom", "failed")
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """How much training an evaluation gets: epochs of the train split (scaled recipe)."""
+
+    epochs: int
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """The outcome of training one candidate at one fidelity.
+
+    `top1` is validation accuracy (%) during search and test accuracy in the final phase. `cost_gpu_hours`
+    is the deterministic charge of the cost model; `wall_seconds` is measured and never used for decisions.
+    """
+
+    candidate_id: str
+    status: str
+    reason: str
+    top1: float
+    params: int
+    macs: int
+    epochs_done: float
+    teacher_views: tuple[str, ...]
+    wall_seconds: float
+    loss_first: dict[str, float] = field(default_factory=dict)
+    loss_last: dict[str, float] = field(default_factory=dict)
+    cache_hits: int = 0
+    cache_misses: int = 0
+    traceback: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["teacher_views"] = list(self.teacher_views)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EvalResult:
+        values = dict(data)
+        values["teacher_views"] = tuple(values.get("teacher_views", ()))
+        return cls(**values)

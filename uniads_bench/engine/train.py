@@ -1,0 +1,320 @@
+"""Train one candidate at one fidelity and score it: the function a search calls hundreds of times.
+
+The loop keeps data on the device, takes teacher outputs from the track's cache when the distiller reads
+only logits and pooled features, and reads loss values back to the host only every `check_every` steps
+for the guards. Every failure mode of a candidate ends in an `EvalResult` with a status and a reason, so
+one bad candidate never stops a search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+import traceback
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from uniads_bench.config import Recipe
+from uniads_bench.data.loader import Augment, DeviceDataset, EpochPlan, batch_bounds
+from uniads_bench.distill import Distiller, Progress, build_distiller
+from uniads_bench.engine.result import EvalResult, Fidelity
+from uniads_bench.engine.teacher_cache import TeacherCache
+from uniads_bench.errors import UserError
+from uniads_bench.models.counting import count_flops, count_params
+from uniads_bench.models.family import StudentFamily
+from uniads_bench.models.taps import TapDims, Taps
+from uniads_bench.rng import derive_seed
+from uniads_bench.space.candidate import Candidate
+
+TEACHER_BATCH = 512
+EVAL_BATCH = 1024
+
+
+@dataclass(frozen=True)
+class Guards:
+    """Loss-rejection thresholds (applied in full during the lowest rung of a search)."""
+
+    check_every: int = 10
+    max_distill_to_ce: float = 1e3
+    divergence_factor: float = 10.0
+    chance_margin: float = 1.5
+    full: bool = False
+
+
+@dataclass
+class TrackContext:
+    """Everything the engine needs to evaluate candidates of one track on one device."""
+
+    name: str
+    family: StudentFamily
+    num_classes: int
+    input_shape: tuple[int, int, int]
+    search_train: DeviceDataset
+    val: DeviceDataset
+    final_train: DeviceDataset
+    test: DeviceDataset
+    teacher: nn.Module
+    recipe: Recipe
+    device: torch.device
+    cache: TeacherCache
+    guards: Guards = field(default_factory=Guards)
+
+    @property
+    def teacher_dims(self) -> TapDims:
+        return self.teacher.tap_dims()
+
+
+@dataclass
+class _Fit:
+    """What the training loop observed."""
+
+    status: str = "ok"
+    reason: str = ""
+    epochs_done: float = 0.0
+    loss_first: dict[str, float] = field(default_factory=dict)
+    loss_last: dict[str, float] = field(default_factory=dict)
+    views: list[str] = field(default_factory=list)
+
+
+def apply_optim_genes(recipe: Recipe, candidate: Candidate) -> Recipe:
+    """The recipe with the candidate's optimisation genes applied (learning-rate multiplier, weight decay)."""
+    optim = candidate.optim_dict
+    return replace(
+        recipe,
+        lr=recipe.lr * float(optim.get("lr_mult", 1.0)),
+        weight_decay=float(optim.get("weight_decay", recipe.weight_decay)),
+    )
+
+
+def candidate_size(ctx: TrackContext, candidate: Candidate) -> tuple[int, int]:
+    """(parameters, multiply-accumulates per image) of the candidate's student, without training it."""
+    with _seeded(0, torch.device("cpu")):
+        student = ctx.family.build(candidate.arch_dict, ctx.num_classes)
+    return count_params(student), count_flops(student, ctx.input_shape)
+
+
+def train_candidate(
+    ctx: TrackContext,
+    candidate: Candidate,
+    fidelity: Fidelity,
+    seed: int,
+    phase: str,
+    guard: bool = False,
+    param_cap: int | None = None,
+) -> EvalResult:
+    """Train `candidate` for `fidelity.epochs` and score it.
+
+    Args:
+        phase: ``"search"`` trains on the search split and scores validation accuracy; ``"final"`` trains
+            on train+validation and scores the test split, once, at the last epoch.
+        guard: apply the full loss-rejection protocol (the lowest rung of a search).
+        param_cap: a student above this many parameters is rejected before any training.
+
+    Returns:
+        An EvalResult; candidate failures are statuses, never exceptions. User errors (an unknown
+        distiller, bad hyperparameters) still raise `UserError`.
+    """
+    train_ds, score_ds = (ctx.search_train, ctx.val) if phase == "search" else (ctx.final_train, ctx.test)
+    started = time.perf_counter()
+    hits0, misses0 = ctx.cache.hits, ctx.cache.misses
+    with _seeded(derive_seed(seed, "train", candidate.id, fidelity.epochs, phase), ctx.device):
+        student = ctx.family.build(candidate.arch_dict, ctx.num_classes)
+        distiller = build_distiller(candidate.distiller, student.tap_dims(), ctx.teacher_dims, candidate.hparams_dict)
+        params = count_params(student)
+        macs = count_flops(student, ctx.input_shape)
+        fit = _Fit()
+        top1, tb = 0.0, ""
+        try:
+            if param_cap is not None and params > param_cap:
+                fit.status, fit.reason = "rejected", f"{params} parameters exceed the cap of {param_cap}"
+                return _result(ctx, candidate, fit, 0.0, params, macs, started, hits0, misses0, "")
+            student.to(ctx.device)
+            distiller.to(ctx.device)
+            recipe = apply_optim_genes(ctx.recipe, candidate)
+            fit = _fit(student, distiller, train_ds, recipe, fidelity.epochs, seed, phase,
+                       replace(ctx.guards, full=guard), ctx.teacher, ctx.cache, candidate.hparams_dict)
+            top1 = evaluate_top1(student, score_ds)
+            if guard and fit.status == "ok" and top1 <= ctx.guards.chance_margin * 100.0 / ctx.num_classes:
+                fit.status, fit.reason = "rejected", f"accuracy at chance ({top1:.1f}%) at the end of the rung"
+        except UserError:
+            raise
+        except torch.cuda.OutOfMemoryError:
+            fit.status, fit.reason, tb = "oom", "out of device memory", traceback.format_exc()
+        except Exception as exc:  # a candidate's crash is recorded, the search goes on
+            fit.status, fit.reason, tb = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        finally:
+            del student, distiller
+            if ctx.device.type == "cuda":
+                torch.cuda.empty_cache()
+    return _result(ctx, candidate, fit, top1, params, macs, started, hits0, misses0, tb)
+
+
+def _result(
+    ctx: TrackContext, candidate: Candidate, fit: _Fit, top1: float, params: int, macs: int, started: float,
+    hits0: int, misses0: int, tb: str,
+) -> EvalResult:
+    return EvalResult(
+        candidate_id=candidate.id,
+        status=fit.status,
+        reason=fit.reason,
+        top1=top1,
+        params=params,
+        macs=macs,
+        epochs_done=fit.epochs_done,
+        teacher_views=tuple(fit.views),
+        wall_seconds=time.perf_counter() - started,
+        loss_first=fit.loss_first,
+        loss_last=fit.loss_last,
+        cache_hits=ctx.cache.hits - hits0,
+        cache_misses=ctx.cache.misses - misses0,
+        traceback=tb,
+    )
+
+
+def _fit(
+    student: nn.Module,
+    distiller: Distiller,
+    data: DeviceDataset,
+    recipe: Recipe,
+    epochs: int,
+    seed: int,
+    phase: str,
+    guards: Guards | None,
+    teacher: nn.Module | None = None,
+    cache: TeacherCache | None = None,
+    distiller_hparams: Mapping[str, Any] | None = None,
+) -> _Fit:
+    """The training loop; `guards` None means no guards at all, else the full protocol when `guard`."""
+    augment = Augment(recipe.augment_pad, recipe.augment_flip)
+    bounds = batch_bounds(len(data), recipe.batch_size, drop_last=True)
+    total_steps = epochs * len(bounds)
+    milestones = [round(f * total_steps) for f in recipe.milestones]
+    trainable = list(student.parameters()) + list(distiller.parameters())
+    optimizer = torch.optim.SGD(trainable, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    needs = type(distiller).needs_for(distiller_hparams or {})
+    cached = cache is not None and bool(needs) and "stages" not in needs
+    check_every = guards.check_every if guards else 50
+    fit = _Fit()
+    window: dict[str, Tensor] = {}
+    step = 0
+    student.train()
+    distiller.train()
+    for epoch in range(epochs):
+        plan = data.plan(seed, epoch, augment)
+        epoch_teacher = None
+        if cached:
+            key = f"{phase}/{seed}/{epoch}"
+            fit.views.append(key)
+            epoch_teacher = cache.get(key, functools.partial(teacher_epoch_outputs, teacher, data, plan, augment.pad))
+        for start, stop in bounds:
+            lr = recipe.lr * recipe.gamma ** sum(step >= m for m in milestones)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = data.batch(plan, start, stop, augment.pad)
+            with _autocast(data.device):
+                s_taps = student.forward_taps(x, stages="stages" in needs)
+                if not needs:
+                    t_taps = None
+                elif epoch_teacher is not None:
+                    t_taps = Taps(epoch_teacher[0][start:stop], epoch_teacher[1][start:stop])
+                else:
+                    with torch.inference_mode():
+                        online = teacher.forward_taps(x, stages=True)
+                    t_taps = Taps(online.logits.clone(), online.features.clone(),
+                                  tuple(stage.clone() for stage in online.stages))
+                terms = distiller(s_taps, t_taps, y, Progress(epoch + (start / len(data)), epochs))
+            loss = sum(terms.values())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            for name, value in terms.items():
+                window[name] = window.get(name, 0.0) + value.detach().float()
+            if step % check_every == 0 or step == total_steps:
+                means = {k: float(v) / ((step - 1) % check_every + 1) for k, v in window.items()}
+                window = {}
+                first_window = not fit.loss_first
+                if first_window:
+                    fit.loss_first = means
+                fit.loss_last = means
+                fit.epochs_done = step / len(bounds)
+                verdict = _judge(means, fit.loss_first, guards, first_window) if guards else None
+                if verdict:
+                    fit.status, fit.reason = verdict
+                    return fit
+    fit.epochs_done = float(epochs)
+    return fit
+
+
+def _judge(
+    means: dict[str, float], first: dict[str, float], guards: Guards, first_window: bool
+) -> tuple[str, str] | None:
+    """The guards' verdict on one window of mean loss terms, or None to keep training.
+
+    Outside the lowest rung (`guards.full` false) a broken candidate is `diverged`; inside it, `rejected`
+    (with the extra distillation-to-CE test), which the search treats as infeasible.
+    """
+    guard = guards.full
+    bad = [k for k, v in means.items() if not torch.isfinite(torch.tensor(v))]
+    if bad:
+        return ("rejected" if guard else "diverged"), f"non-finite loss term(s) {', '.join(bad)}"
+    total, start = sum(means.values()), sum(first.values())
+    if not first_window and total > guards.divergence_factor * max(start, 1e-8):
+        return ("rejected" if guard else "diverged"), f"loss diverged from {start:.4g} to {total:.4g}"
+    if guard and first_window and "ce" in means:
+        distill = total - means["ce"]
+        if distill > guards.max_distill_to_ce * max(means["ce"], 1e-8):
+            return "rejected", f"distillation terms ({distill:.3g}) dwarf cross-entropy ({means['ce']:.3g})"
+    return None
+
+
+def teacher_epoch_outputs(teacher: nn.Module, data: DeviceDataset, plan: EpochPlan, pad: int) -> tuple[Tensor, Tensor]:
+    """The teacher's logits and pooled features for every sample of an epoch plan, in plan order."""
+    logits, features = [], []
+    with torch.inference_mode(), _autocast(data.device):
+        for start, stop in batch_bounds(len(data), TEACHER_BATCH, drop_last=False):
+            x, _ = data.batch(plan, start, stop, pad)
+            taps = teacher.forward_taps(x)
+            logits.append(taps.logits.float())
+            features.append(taps.features.float())
+    return torch.cat(logits), torch.cat(features)
+
+
+def evaluate_top1(model: nn.Module, data: DeviceDataset) -> float:
+    """Top-1 accuracy (%) of `model` on `data`, without augmentation, with one host sync."""
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=data.device)
+    with torch.inference_mode(), _autocast(data.device):
+        for x, y in data.eval_batches(EVAL_BATCH):
+            correct += (model(x).argmax(1) == y).sum()
+    return 100.0 * int(correct) / len(data)
+
+
+def train_model(model: nn.Module, recipe: Recipe, data: DeviceDataset, seed: int) -> None:
+    """Train a network with cross-entropy for `recipe.epochs` (teachers): the same loop, no guards."""
+    with _seeded(derive_seed(seed, "teacher"), data.device):
+        model.to(data.device)
+        distiller = build_distiller("ce", model.tap_dims(), model.tap_dims(), {})
+        fit = _fit(model, distiller, data, recipe, recipe.epochs, seed, "teacher", guards=None)
+    if fit.status != "ok":
+        raise RuntimeError(f"teacher training failed: {fit.reason}")
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Run the block with torch's global RNG forked and seeded, so initialisation is a function of `seed`."""
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -1,0 +1,66 @@
+"""Leaderboard rows: one per (suite, track, method, hardware), measured by a run or reported by a paper."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("measured", "reported")
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    """A method's result on a track. Measured rows come from a run and carry its provenance; reported rows
+    quote a publication (`source`) and are never mixed with measured ones."""
+
+    suite: str
+    track: str
+    method: str
+    kind: str
+    student: str
+    params: int
+    macs: int
+    top1_mean: float
+    top1_std: float
+    n: int
+    top1_per_seed: tuple[float, ...]
+    seeds: tuple[int, ...]
+    hardware: str
+    budget_declared_gpu_hours: float = 0.0
+    budget_used_gpu_hours: float = 0.0
+    search_evaluations: int = 0
+    wall_seconds: float = 0.0
+    budget_scale: float = 1.0
+    teacher: str = ""
+    teacher_top1: float = 0.0
+    config_hash: str = ""
+    git_commit: str = ""
+    package_version: str = ""
+    torch: str = ""
+    run_id: str = ""
+    source: str = ""
+    note: str = ""
+    statuses: tuple[str, ...] = field(default=())
+
+    def key(self) -> tuple[str, str, str, str, float]:
+        """Rows with the same key replace each other when a leaderboard is updated."""
+        return (self.track, self.method, self.kind, self.hardware, self.budget_scale)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LeaderboardRow:
+        values = dict(data)
+        for name in ("top1_per_seed", "seeds", "statuses"):
+            values[name] = tuple(values.get(name, ()))
+        return cls(**values)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0

@@ -1,0 +1,82 @@
+"""Rendering leaderboards as Markdown tables (tabulate), and merging new rows into a suite's board."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tabulate import tabulate
+
+from uniads_bench.errors import UserError
+from uniads_bench.leaderboard.records import LeaderboardRow
+
+HEADERS = ["rank", "method", "student", "params", "MACs", "top-1 % (mean ± std)", "n",
+           "search GPU-h used / declared", "evals", "measured s", "hardware"]
+
+
+def _count(value: int) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1e6:.2f}M"
+    if value >= 1_000:
+        return f"{value / 1e3:.1f}K"
+    return str(value)
+
+
+def track_table(rows: list[LeaderboardRow]) -> str:
+    """The measured rows of one track, ranked by mean top-1, as a Markdown table."""
+    measured = sorted((r for r in rows if r.kind == "measured"), key=lambda r: (-r.top1_mean, r.params, r.method))
+    body = [
+        [
+            rank, r.method, r.student, _count(r.params), _count(r.macs), f"{r.top1_mean:.2f} ± {r.top1_std:.2f}",
+            r.n, f"{r.budget_used_gpu_hours:.4g} / {r.budget_declared_gpu_hours:.4g}" if r.search_evaluations else "-",
+            r.search_evaluations or "-", f"{r.wall_seconds:.0f}", r.hardware,
+        ]
+        for rank, r in enumerate(measured, start=1)
+    ]
+    return tabulate(body, headers=HEADERS, tablefmt="github")
+
+
+def reported_table(rows: list[LeaderboardRow]) -> str:
+    reported = [r for r in rows if r.kind == "reported"]
+    body = [[r.method, r.student, _count(r.params), f"{r.top1_mean:.2f}", r.source] for r in reported]
+    return tabulate(body, headers=["method", "student", "params", "top-1 %", "source"], tablefmt="github")
+
+
+def render_markdown(suite: str, rows: list[LeaderboardRow], header: str = "") -> str:
+    """The whole board of a suite: one section per track, measured rows first, reported rows apart."""
+    parts = [f"# Leaderboard: {suite}", ""]
+    if header:
+        parts += [header, ""]
+    for track in sorted({r.track for r in rows}):
+        track_rows = [r for r in rows if r.track == track]
+        first = next((r for r in track_rows if r.kind == "measured"), track_rows[0])
+        parts += [f"## Track `{track}`", ""]
+        if first.teacher:
+            parts += [f"Teacher `{first.teacher}`: test top-1 {first.teacher_top1:.2f}%.", ""]
+        if any(r.kind == "measured" for r in track_rows):
+            parts += [track_table(track_rows), ""]
+        if any(r.kind == "reported" for r in track_rows):
+            parts += ["Published numbers (reported, not reproduced here):", "", reported_table(track_rows), ""]
+    return "\n".join(parts)
+
+
+def load_board(path: Path) -> list[LeaderboardRow]:
+    """Rows of a leaderboard JSON file (empty when it does not exist)."""
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text())
+        return [LeaderboardRow.from_json(r) for r in data["rows"]]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"leaderboard file {path} is damaged ({exc}); restore it from git") from exc
+
+
+def merge_rows(existing: list[LeaderboardRow], new_rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
+    """`existing` with `new_rows` added; a new row replaces an old one with the same key."""
+    merged = {r.key(): r for r in existing}
+    merged.update({r.key(): r for r in new_rows})
+    return sorted(merged.values(), key=lambda r: (r.track, r.kind, -r.top1_mean, r.method))
+
+
+def board_json(suite: str, rows: list[LeaderboardRow]) -> dict:
+    return {"suite": suite, "rows": [r.to_json() for r in rows]}

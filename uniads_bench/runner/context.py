@@ -1,0 +1,61 @@
+"""Building a track's evaluation context: data on the device, the split, the verified teacher, the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from uniads_bench.config import Recipe, Suite, Track
+from uniads_bench.data.arrays import DatasetArrays, ImageArrays
+from uniads_bench.data.loader import DeviceDataset
+from uniads_bench.data.splits import holdout_split
+from uniads_bench.engine.teacher_cache import TeacherCache
+from uniads_bench.engine.train import TrackContext
+from uniads_bench.models.family import get_family
+from uniads_bench.runner.teachers import TeacherRecord, ensure_teacher
+
+TEACHER_CACHE_BYTES = 2 * 1024**3
+
+
+def load_arrays(suite: Suite, data_dir: Path) -> DatasetArrays:
+    """The suite's dataset as uint8 arrays (digits ships with scikit-learn; others are prepared files)."""
+    if suite.dataset == "digits":
+        from uniads_bench.data.digits import load_digits_arrays
+
+        return load_digits_arrays()
+    from uniads_bench.data.prepared import load_dataset_arrays
+
+    return load_dataset_arrays(suite.dataset, data_dir)
+
+
+def _device_data(arrays: ImageArrays, data: DatasetArrays, device: torch.device) -> DeviceDataset:
+    return DeviceDataset(torch.from_numpy(np.ascontiguousarray(arrays.images)), torch.from_numpy(arrays.labels),
+                         data.mean, data.std, device)
+
+
+def build_context(
+    suite: Suite, track: Track, data: DatasetArrays, device: torch.device, cache_dir: Path, log=print
+) -> tuple[TrackContext, TeacherRecord]:
+    """The TrackContext of `track`: search split (train minus validation), validation, full train, test."""
+    train_idx, val_idx = holdout_split(data.train.labels, suite.val_count, suite.split_seed)
+    final_train = _device_data(data.train, data, device)
+    test = _device_data(data.test, data, device)
+    teacher, record = ensure_teacher(suite, track, final_train, test, data.num_classes, cache_dir, log)
+    recipe = suite.recipe if track.student_lr is None else Recipe(**{**suite.recipe.__dict__, "lr": track.student_lr})
+    context = TrackContext(
+        name=track.name,
+        family=get_family(track.student_family),
+        num_classes=data.num_classes,
+        input_shape=data.image_shape,
+        search_train=_device_data(data.train.subset(train_idx), data, device),
+        val=_device_data(data.train.subset(val_idx), data, device),
+        final_train=final_train,
+        test=test,
+        teacher=teacher,
+        recipe=recipe,
+        device=device,
+        cache=TeacherCache(TEACHER_CACHE_BYTES),
+    )
+    return context, record

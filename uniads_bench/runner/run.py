@@ -1,0 +1,319 @@
+"""The run loop: tracks x methods x seeds, search phase then final phase, journaled and resumable.
+
+Every evaluation is appended to the run's journal before the run moves on. Resuming replays the same
+deterministic sequence of asks; evaluations found in the journal are served from it instead of being
+trained again, so an interrupted run finishes with the same results as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from uniads_bench.config import Suite, load_suite
+from uniads_bench.data.arrays import DatasetArrays
+from uniads_bench.distill import get_distiller
+from uniads_bench.engine.cost import CostModel, load_profile
+from uniads_bench.engine.result import EvalResult, Fidelity
+from uniads_bench.engine.train import TrackContext, candidate_size, train_candidate
+from uniads_bench.errors import UserError
+from uniads_bench.leaderboard import LeaderboardRow, board_json, load_board, mean_std, merge_rows, render_markdown
+from uniads_bench.leaderboard.render import track_table
+from uniads_bench.models.counting import count_flops
+from uniads_bench.rng import numpy_generator
+from uniads_bench.runner.atomic import atomic_write_json, atomic_write_text
+from uniads_bench.runner.context import build_context, load_arrays
+from uniads_bench.runner.journal import Journal
+from uniads_bench.runner.ledger import BudgetLedger
+from uniads_bench.runner.provenance import provenance
+from uniads_bench.runner.teachers import TeacherRecord
+from uniads_bench.search import Ask, FixedMethod, SearchSetup, get_method, make_searcher
+from uniads_bench.search.loop import search_loop
+from uniads_bench.space import Candidate, track_space
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Command-line choices that shape a run (all but the paths are part of the resolved config)."""
+
+    tracks: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = ()
+    budget_scale: float = 1.0
+    device: str = "auto"
+    deterministic: bool = False
+    out_dir: Path = Path("runs")
+    resume: Path | None = None
+    data_dir: Path = Path("data")
+    leaderboard_dir: Path = Path("leaderboards")
+    cache_dir: Path = field(default_factory=lambda: Path(os.environ.get("UNIADS_CACHE", "~/.cache/uniads-bench")))
+
+
+def resolve_suite(suite: Suite, options: RunOptions) -> Suite:
+    """The suite restricted to the chosen tracks, methods and seeds, with budgets and epochs scaled."""
+    problems = []
+    for kind, chosen, available in (
+        ("track", options.tracks, [t.name for t in suite.tracks]),
+        ("method", options.methods, list(suite.methods)),
+    ):
+        problems += [f"unknown {kind} {c!r}; suite {suite.name} has: {', '.join(available)}" for c in chosen
+                     if c not in available]
+    if len(set(options.seeds)) != len(options.seeds):
+        problems.append(f"--seeds has duplicates: {list(options.seeds)}")
+    if options.budget_scale <= 0:
+        problems.append(f"--budget-scale must be > 0, got {options.budget_scale}")
+    if problems:
+        raise UserError("bad run options:", problems)
+
+    def scale(epochs: int) -> int:
+        return max(1, round(epochs * options.budget_scale))
+
+    return dataclasses.replace(
+        suite,
+        tracks=tuple(t for t in suite.tracks if not options.tracks or t.name in options.tracks),
+        methods=tuple(m for m in suite.methods if not options.methods or m in options.methods),
+        seeds=options.seeds or suite.seeds,
+        recipe=dataclasses.replace(suite.recipe, epochs=scale(suite.recipe.epochs)),
+        teacher_recipe=dataclasses.replace(suite.teacher_recipe, epochs=scale(suite.teacher_recipe.epochs)),
+        search=dataclasses.replace(
+            suite.search,
+            budget_gpu_hours=suite.search.budget_gpu_hours * options.budget_scale,
+            epochs=scale(suite.search.epochs),
+        ),
+    )
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but no CUDA device is available; use --device cpu or auto")
+    return torch.device(name)
+
+
+def set_deterministic(enabled: bool) -> None:
+    """Deterministic algorithms (and cuBLAS workspace) for bit-repeatable runs on one machine."""
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.backends.cudnn.benchmark = True
+
+
+@dataclass
+class RunResult:
+    """What `run_suite` hands back to the CLI."""
+
+    run_dir: Path
+    rows: list[LeaderboardRow]
+    table: str
+
+
+class Runner:
+    """Owns one run directory: its config, journal, evaluations, ledgers and outputs."""
+
+    def __init__(self, suite: Suite, options: RunOptions, run_dir: Path, log: Log) -> None:
+        self.suite = suite
+        self.options = options
+        self.run_dir = run_dir
+        self.log = log
+        self.journal = Journal(run_dir / "journal.jsonl")
+        self.replay = {r["key"]: r for r in self.journal.read() if r.get("type") == "evaluation"}
+        self.device = pick_device(options.device)
+        self.profile = load_profile(suite.hardware_profile)
+
+    def run(self, data: DatasetArrays) -> RunResult:
+        prov = provenance(self.device, self.suite.config_hash())
+        atomic_write_json(self.run_dir / "provenance.json", prov)
+        rows: list[LeaderboardRow] = []
+        summary: dict[str, Any] = {"suite": self.suite.name, "run_id": self.run_dir.name, "tracks": {}}
+        for track in self.suite.tracks:
+            ctx, teacher = build_context(self.suite, track, data, self.device, self.options.cache_dir.expanduser(),
+                                         self.log)
+            teacher_macs = count_flops(ctx.teacher, ctx.input_shape)
+            cost = CostModel(self.profile, teacher_macs)
+            track_rows = [self._method_row(ctx, teacher, cost, name, prov) for name in self.suite.methods]
+            rows += track_rows
+            summary["tracks"][track.name] = {"teacher": dataclasses.asdict(teacher),
+                                             "rows": [r.to_json() for r in track_rows]}
+        table = "\n\n".join(f"{self.suite.name} / {t.name}\n" + track_table([r for r in rows if r.track == t.name])
+                            for t in self.suite.tracks)
+        atomic_write_json(self.run_dir / "summary.json", summary)
+        atomic_write_text(self.run_dir / "leaderboard.md", render_markdown(self.suite.name, rows))
+        self._publish(rows, prov)
+        return RunResult(self.run_dir, rows, table)
+
+    def _publish(self, rows: list[LeaderboardRow], prov: dict[str, Any]) -> None:
+        directory = self.options.leaderboard_dir
+        board = merge_rows(load_board(directory / f"{self.suite.name}.json"), rows)
+        header = (f"Suite `{self.suite.name}` ({self.suite.description}). Top-1 on the test split at the last "
+                  "epoch of the final phase, mean ± sample std over seeds; search decisions used only the "
+                  "validation split. Rows are measured by `uniads-bench run` on the hardware named in each row.")
+        atomic_write_json(directory / f"{self.suite.name}.json", board_json(self.suite.name, board))
+        atomic_write_text(directory / f"{self.suite.name}.md", render_markdown(self.suite.name, board, header))
+
+    def _method_row(self, ctx: TrackContext, teacher: TeacherRecord, cost: CostModel, name: str,
+                    prov: dict[str, Any]) -> LeaderboardRow:
+        method = get_method(name)
+        track = self.suite.track(ctx.name)
+        finals: list[EvalResult] = []
+        spent: list[float] = []
+        evaluations = 0
+        wall = 0.0
+        for seed in self.suite.seeds:
+            prefix = f"{track.name}/{name}/{seed}"
+            if isinstance(method, FixedMethod):
+                chosen = Candidate.make(ctx.family.reference, method.distiller, method.hparams)
+            else:
+                ledger = BudgetLedger(self.suite.search.budget_gpu_hours, cost)
+                chosen, search_wall = self._search(ctx, method, seed, ledger, prefix)
+                spent.append(ledger.spent_gpu_hours)
+                evaluations += ledger.evaluations
+                wall += search_wall
+                if chosen is None:
+                    self.log(f"[{prefix}] no feasible candidate within the budget; seed has no final result")
+                    continue
+            final = self._evaluate(ctx, f"{prefix}/final", Ask(chosen, Fidelity(ctx.recipe.epochs), False), seed,
+                                   "final", None)
+            finals.append(final)
+            wall += final.wall_seconds
+        top1 = [f.top1 for f in finals]
+        mean, std = mean_std(top1)
+        student = self._student_label(ctx, method, finals)
+        return LeaderboardRow(
+            suite=self.suite.name, track=track.name, method=name, kind="measured", student=student,
+            params=round(mean_std([f.params for f in finals])[0]) if finals else 0,
+            macs=round(mean_std([f.macs for f in finals])[0]) if finals else 0,
+            top1_mean=mean, top1_std=std, n=len(finals), top1_per_seed=tuple(top1),
+            seeds=tuple(self.suite.seeds), hardware=prov["hardware"],
+            budget_declared_gpu_hours=0.0 if isinstance(method, FixedMethod) else self.suite.search.budget_gpu_hours,
+            budget_used_gpu_hours=mean_std(spent)[0] if spent else 0.0, search_evaluations=evaluations,
+            wall_seconds=wall, budget_scale=self.options.budget_scale, teacher=track.teacher,
+            teacher_top1=teacher.test_top1, config_hash=self.suite.config_hash(), git_commit=prov["git_commit"],
+            package_version=prov["package_version"], torch=prov["torch"], run_id=self.run_dir.name,
+            statuses=tuple(f.status for f in finals),
+        )
+
+    def _student_label(self, ctx: TrackContext, method: Any, finals: list[EvalResult]) -> str:
+        if isinstance(method, FixedMethod):
+            return "reference " + " ".join(f"{k}={v}" for k, v in sorted(ctx.family.reference.items()))
+        return f"searched ({len(finals)} seeds)"
+
+    def _search(self, ctx: TrackContext, method: Any, seed: int, ledger: BudgetLedger,
+                prefix: str) -> tuple[Candidate | None, float]:
+        track = self.suite.track(ctx.name)
+        setup = SearchSetup(track_space(track), track.param_cap, self.suite.search.epochs,
+                            numpy_generator(seed, "search", track.name, method.name), dict(method.options))
+        searcher = make_searcher(method.searcher, setup)
+        history = search_loop(
+            searcher,
+            evaluate=lambda ask, index: self._evaluate(ctx, f"{prefix}/search/{index}", ask, seed, "search", ledger),
+            affordable=lambda ask: self._affordable(ctx, ask, seed, ledger),
+            max_evaluations=self.suite.search.max_evaluations,
+        )
+        wall = sum(o.result.wall_seconds for o in history)
+        chosen = searcher.chosen()
+        self.log(f"[{prefix}] search done: {ledger.evaluations} evaluations, "
+                 f"{ledger.spent_gpu_hours:.4g} of {ledger.declared_gpu_hours:.4g} GPU-h; chosen "
+                 f"{chosen.describe() if chosen else 'none'}")
+        return chosen, wall
+
+    def _affordable(self, ctx: TrackContext, ask: Ask, seed: int, ledger: BudgetLedger) -> bool:
+        """Whether the ask's predicted charge (a full-length run) still fits the budget. A student over the
+        parameter cap is rejected before training, so it is predicted (and charged) as free."""
+        params, macs = candidate_size(ctx, ask.candidate)
+        if params > self.suite.track(ctx.name).param_cap:
+            return True
+        needs = get_distiller(ask.candidate.distiller).needs_for(ask.candidate.hparams_dict)
+        views = [f"search/{seed}/{e}" for e in range(ask.fidelity.epochs)] if needs and "stages" not in needs else []
+        predicted = ledger.predict(macs, ask.fidelity.epochs, len(ctx.search_train), len(ctx.val), views)
+        return ledger.affordable(predicted)
+
+    def _evaluate(self, ctx: TrackContext, key: str, ask: Ask, seed: int, phase: str,
+                  ledger: BudgetLedger | None) -> EvalResult:
+        """One journaled evaluation: served from the journal on resume, otherwise trained and appended."""
+        track = self.suite.track(ctx.name)
+        if key in self.replay:
+            record = self.replay[key]
+            if record["candidate_id"] != ask.candidate.id:
+                raise UserError(f"journal record {key} holds candidate {record['candidate_id']} but the run asked "
+                                f"for {ask.candidate.id}: the journal does not belong to this config")
+            result = EvalResult.from_json(record["result"])
+        else:
+            result = train_candidate(ctx, ask.candidate, ask.fidelity, seed, phase, guard=ask.guard,
+                                     param_cap=track.param_cap if phase == "search" else None)
+        charge = 0.0
+        if ledger is not None:
+            scored = len(ctx.val) if result.epochs_done > 0 else 0
+            charge = ledger.charge(result.macs, result.epochs_done, len(ctx.search_train), scored,
+                                   result.teacher_views)
+        if key not in self.replay:
+            self.journal.append({
+                "type": "evaluation", "key": key, "track": track.name, "phase": phase, "seed": seed,
+                "candidate_id": ask.candidate.id, "candidate": ask.candidate.to_json(),
+                "epochs": ask.fidelity.epochs, "guard": ask.guard, "charge_gpu_hours": charge,
+                "spent_gpu_hours": ledger.spent_gpu_hours if ledger else 0.0, "result": result.to_json(),
+            })
+        status = "" if result.ok else f" [{result.status}: {result.reason}]"
+        self.log(f"[{key}] {ask.candidate.describe()} {ask.fidelity.epochs} ep: top-1 {result.top1:.2f}%"
+                 f"{status} ({result.wall_seconds:.1f}s{', journal' if key in self.replay else ''})")
+        return result
+
+
+def config_record(suite: Suite, options: RunOptions) -> dict[str, Any]:
+    """The resolved config written into the run directory; its hash keys resume."""
+    return {"suite": suite.to_dict(), "config_hash": suite.config_hash(), "budget_scale": options.budget_scale,
+            "deterministic": options.deterministic}
+
+
+def _diff_keys(old: Any, new: Any, path: str = "") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [d for k in keys for d in _diff_keys(old.get(k), new.get(k), f"{path}.{k}" if path else k)]
+    return [] if old == new else [f"{path}: {old!r} -> {new!r}"]
+
+
+def prepare_run_dir(suite: Suite, options: RunOptions) -> Path:
+    """A fresh run directory with its config, or the resume directory after checking its config matches."""
+    record = config_record(suite, options)
+    if options.resume is not None:
+        config_path = options.resume / "config.json"
+        if not config_path.is_file():
+            raise UserError(f"{options.resume} is not a run directory (no config.json); give a directory "
+                            "written by `uniads-bench run`")
+        old = json.loads(config_path.read_text())
+        if old.get("config_hash") != record["config_hash"] or old.get("budget_scale") != record["budget_scale"]:
+            diffs = _diff_keys(old, record)
+            raise UserError(f"cannot resume {options.resume}: the config changed", diffs[:20])
+        return options.resume
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = options.out_dir / f"{suite.name}-{stamp}-{record['config_hash'][:8]}"
+    run_dir.mkdir(parents=True, exist_ok=False)
+    atomic_write_json(run_dir / "config.json", record)
+    return run_dir
+
+
+def run_suite(name: str, options: RunOptions, log: Log = print) -> RunResult:
+    """Validate everything, then run the suite `name` (or resume it) and publish its leaderboard."""
+    suite = resolve_suite(load_suite(name), options)
+    pick_device(options.device)
+    data = load_arrays(suite, options.data_dir)  # missing data stops the run before anything is written
+    set_deterministic(options.deterministic)
+    run_dir = prepare_run_dir(suite, options)
+    log(f"run directory: {run_dir}")
+    started = time.perf_counter()
+    result = Runner(suite, options, run_dir, log).run(data)
+    log(f"finished in {time.perf_counter() - started:.0f}s")
+    return result
