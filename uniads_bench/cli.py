@@ -148,6 +148,160 @@ def doctor() -> None:
     click.echo(tabulate(rows, tablefmt="github", headers=["check", "status"]))
 
 
+def _cache_dir(value: Path | None) -> Path:
+    from uniads_bench.runner.run import RunOptions
+
+    return (value or RunOptions().cache_dir).expanduser()
+
+
+data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+                               show_default=True, envvar="UNIADS_DATA_DIR", help="Where datasets live.")
+cache_dir_option = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                                help="Teacher cache (default: $UNIADS_CACHE or ~/.cache/uniads-bench).")
+device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                             show_default=True)
+
+
+@cli.command()
+@click.option("--dataset", type=click.Choice(["cifar10", "cifar100", "imagenet"]), default=None,
+              help="Only the models for this dataset (class count follows it).")
+def models(dataset: str | None) -> None:
+    """The model zoo: name, parameters and multiply-accumulates at the model's input size."""
+    from uniads_bench.models.zoo import zoo_table
+
+    rows = [[r["name"], r["dataset"], r["num_classes"], "x".join(map(str, r["input_size"])),
+             f"{r['params'] / 1e6:.3f}M", f"{r['macs'] / 1e6:.1f}M"] for r in zoo_table(dataset)]
+    click.echo(tabulate(rows, headers=["model", "dataset", "classes", "input", "params", "MACs"],
+                        tablefmt="github"))
+
+
+@cli.command()
+@click.argument("suite")
+@click.argument("track")
+def space(suite: str, track: str) -> None:
+    """The joint search space of SUITE's TRACK: architecture, distiller and optimisation genes."""
+    from uniads_bench.models.family import get_family
+    from uniads_bench.space import track_space
+
+    loaded = load_suite(suite).track(track)
+    joint = track_space(loaded)
+    family = get_family(loaded.student_family)
+    click.echo(f"suite {suite}, track {track}: student family {family.name} (reference "
+               f"{dict(family.reference)}), distiller {joint.distiller!r}, parameter cap {loaded.param_cap:,}")
+    click.echo(tabulate([list(r.values()) for r in joint.describe()], headers=["gene", "group", "options"],
+                        tablefmt="github"))
+    click.echo(f"{joint.size():,} candidates")
+
+
+@cli.group()
+def data() -> None:
+    """Prepare datasets once as uint8 arrays with a sha256 manifest, and verify them."""
+
+
+def _dataset_of(suite_or_dataset: str) -> str:
+    return load_suite(suite_or_dataset).dataset if suite_or_dataset in known_suites() else suite_or_dataset
+
+
+@data.command("prepare")
+@click.argument("suite")
+@data_dir_option
+@click.option("--source", default=None, help="LAYOUT or LAYOUT:PATH (torchvision, parquet, hf-disk, "
+              "imagefolder, hub); default: detect under --data-dir.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N rows per split "
+              "(smoke runs; such data is refused by benchmark runs).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Decode processes.")
+def data_prepare(suite: str, data_dir: Path, source: str | None, limit: int | None, workers: int) -> None:
+    """Convert SUITE's dataset (or a dataset name) to prepared arrays under DATA_DIR/prepared/."""
+    from uniads_bench.data.prepared import prepare_dataset
+
+    name = _dataset_of(suite)
+    if name == "digits":
+        click.echo("digits ships with scikit-learn; nothing to prepare")
+        return
+    manifest = prepare_dataset(name, data_dir, source, limit=limit, workers=workers)
+    click.echo(f"prepared {name}: {manifest.train_count} train, {manifest.test_count} test images "
+               f"from {manifest.layout} {manifest.source}")
+
+
+@data.command("verify")
+@click.argument("suite")
+@data_dir_option
+def data_verify(suite: str, data_dir: Path) -> None:
+    """Re-hash SUITE's prepared files against their manifest."""
+    from uniads_bench.data.prepared import verify_prepared
+
+    name = _dataset_of(suite)
+    if name == "digits":
+        click.echo("digits ships with scikit-learn; nothing to verify")
+        return
+    manifest = verify_prepared(name, data_dir)
+    click.echo(f"{name}: {len(manifest.files)} files match their sha256 ({manifest.train_count} train, "
+               f"{manifest.test_count} test)")
+
+
+@cli.group()
+def teacher() -> None:
+    """Train, import and verify the teacher of a track (cached with sha256 and test accuracy)."""
+
+
+def _track_data(suite_name: str, track_name: str, data_dir: Path, device: str):
+    from uniads_bench.runner.context import device_splits, load_arrays
+    from uniads_bench.runner.run import pick_device
+
+    suite = load_suite(suite_name)
+    track = suite.track(track_name)
+    arrays = load_arrays(suite, data_dir)
+    return suite, track, arrays, device_splits(suite, arrays, pick_device(device))
+
+
+@teacher.command("train")
+@click.argument("suite")
+@click.argument("track")
+@data_dir_option
+@cache_dir_option
+@device_option
+def teacher_train(suite: str, track: str, data_dir: Path, cache_dir: Path | None, device: str) -> None:
+    """Train TRACK's teacher with SUITE's teacher recipe (or load it when already cached)."""
+    from uniads_bench.runner.teachers import ensure_teacher
+
+    loaded, trk, arrays, splits = _track_data(suite, track, data_dir, device)
+    _, record = ensure_teacher(loaded, trk, splits.final_train, splits.test, arrays.num_classes,
+                               _cache_dir(cache_dir), log=lambda line: click.echo(line, err=True))
+    click.echo(f"{suite}/{track}: {record.model} test top-1 {record.test_top1:.2f}% sha256 {record.sha256}")
+
+
+@teacher.command("import")
+@click.argument("suite")
+@click.argument("track")
+@click.argument("path", type=click.Path(path_type=Path))
+@data_dir_option
+@cache_dir_option
+@device_option
+def teacher_import(suite: str, track: str, path: Path, data_dir: Path, cache_dir: Path | None, device: str) -> None:
+    """Import PATH (mdistiller/RepDistiller checkpoint or plain state_dict) as TRACK's teacher."""
+    from uniads_bench.runner.teachers import import_teacher
+
+    loaded, trk, arrays, splits = _track_data(suite, track, data_dir, device)
+    record = import_teacher(loaded, trk, path, splits.test, arrays.num_classes, _cache_dir(cache_dir))
+    click.echo(f"{suite}/{track}: imported {record.model}, test top-1 {record.test_top1:.2f}%, "
+               f"sha256 {record.sha256}")
+
+
+@teacher.command("verify")
+@click.argument("suite")
+@click.argument("track")
+@data_dir_option
+@cache_dir_option
+@device_option
+def teacher_verify(suite: str, track: str, data_dir: Path, cache_dir: Path | None, device: str) -> None:
+    """Check the cached teacher's sha256 and re-measure its test accuracy against the record."""
+    from uniads_bench.runner.teachers import verify_teacher
+
+    loaded, trk, arrays, splits = _track_data(suite, track, data_dir, device)
+    record, top1 = verify_teacher(loaded, trk, splits.test, arrays.num_classes, _cache_dir(cache_dir))
+    click.echo(f"{suite}/{track}: sha256 ok, test top-1 {top1:.2f}% (recorded {record.test_top1:.2f}%)")
+
+
 def main() -> None:
     """Entry point: map user errors to exit code 2 with one clear message."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,24 +36,43 @@ def _device_data(arrays: ImageArrays, data: DatasetArrays, device: torch.device)
                          data.mean, data.std, device)
 
 
+@dataclass(frozen=True)
+class Splits:
+    """The protocol's splits on the device: search train (train minus validation), validation, the full
+    train split for the final phase, and test (scored once per final candidate)."""
+
+    search_train: DeviceDataset
+    val: DeviceDataset
+    final_train: DeviceDataset
+    test: DeviceDataset
+
+
+def device_splits(suite: Suite, data: DatasetArrays, device: torch.device) -> Splits:
+    train_idx, val_idx = holdout_split(data.train.labels, suite.val_count, suite.split_seed)
+    return Splits(
+        search_train=_device_data(data.train.subset(train_idx), data, device),
+        val=_device_data(data.train.subset(val_idx), data, device),
+        final_train=_device_data(data.train, data, device),
+        test=_device_data(data.test, data, device),
+    )
+
+
 def build_context(
     suite: Suite, track: Track, data: DatasetArrays, device: torch.device, cache_dir: Path, log=print
 ) -> tuple[TrackContext, TeacherRecord]:
-    """The TrackContext of `track`: search split (train minus validation), validation, full train, test."""
-    train_idx, val_idx = holdout_split(data.train.labels, suite.val_count, suite.split_seed)
-    final_train = _device_data(data.train, data, device)
-    test = _device_data(data.test, data, device)
-    teacher, record = ensure_teacher(suite, track, final_train, test, data.num_classes, cache_dir, log)
+    """The TrackContext of `track`, with its teacher loaded from the cache or trained."""
+    splits = device_splits(suite, data, device)
+    teacher, record = ensure_teacher(suite, track, splits.final_train, splits.test, data.num_classes, cache_dir, log)
     recipe = suite.recipe if track.student_lr is None else Recipe(**{**suite.recipe.__dict__, "lr": track.student_lr})
     context = TrackContext(
         name=track.name,
         family=get_family(track.student_family),
         num_classes=data.num_classes,
         input_shape=data.image_shape,
-        search_train=_device_data(data.train.subset(train_idx), data, device),
-        val=_device_data(data.train.subset(val_idx), data, device),
-        final_train=final_train,
-        test=test,
+        search_train=splits.search_train,
+        val=splits.val,
+        final_train=splits.final_train,
+        test=splits.test,
         teacher=teacher,
         recipe=recipe,
         device=device,
