@@ -180,12 +180,12 @@ def models(dataset: str | None) -> None:
 @click.argument("track")
 def space(suite: str, track: str) -> None:
     """The joint search space of SUITE's TRACK: architecture, distiller and optimisation genes."""
-    from uniads_bench.models.family import get_family
+    from uniads_bench.models.family import track_family
     from uniads_bench.space import track_space
 
     loaded = load_suite(suite).track(track)
     joint = track_space(loaded)
-    family = get_family(loaded.student_family)
+    family = track_family(loaded)
     click.echo(f"suite {suite}, track {track}: student family {family.name} (reference "
                f"{dict(family.reference)}), distiller {joint.distiller!r}, parameter cap {loaded.param_cap:,}")
     click.echo(tabulate([list(r.values()) for r in joint.describe()], headers=["gene", "group", "options"],

@@ -59,14 +59,25 @@ class SpaceSpec:
 
 @dataclass(frozen=True)
 class Track:
-    """One teacher, one student family (with its reference student) and a parameter cap."""
+    """One teacher, one student family (with its reference student) and a parameter cap.
+
+    Attributes:
+        student_reference: genes of the track's reference student when it is not the family's default
+            (res110 -> res32 uses the CIFAR ResNet family with resnet32's depths).
+        student_lr: the recipe's learning rate for this track's students (0.01 for MobileNet/ShuffleNet).
+        teacher_train: false when the teacher must be imported (ImageNet: torchvision weights), never trained.
+        method_hparams: per-method hyperparameters of fixed methods on this pair (DKD's per-pair beta).
+    """
 
     name: str
     teacher: str
     student_family: str
     param_cap: int
     space: SpaceSpec
+    student_reference: dict[str, Any] = field(default_factory=dict)
     student_lr: float | None = None
+    teacher_train: bool = True
+    method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -176,7 +187,7 @@ def _check_semantics(suite: Suite, problems: list[str]) -> None:
 
 def _check_track(track: Track, path: str, problems: list[str]) -> None:
     from uniads_bench.distill import get_distiller
-    from uniads_bench.models.family import known_families
+    from uniads_bench.models.family import known_families, track_family
 
     if track.param_cap <= 0:
         problems.append(f"{path}.param_cap: must be > 0, got {track.param_cap}")
@@ -184,6 +195,11 @@ def _check_track(track: Track, path: str, problems: list[str]) -> None:
         problems.append(
             f"{path}.student_family: unknown family {track.student_family!r}; known: {', '.join(known_families())}"
         )
+    else:
+        try:
+            track_family(track)
+        except UserError as exc:
+            problems.append(f"{path}.student_reference: {exc}")
     try:
         get_distiller(track.space.distiller)
     except UserError as exc:

@@ -75,6 +75,7 @@ def test_genes_are_well_formed(name: str) -> None:
         ("wrn", {"depth": 40, "widen": 1}, "wrn_40_1"),
         ("wrn", {"depth": 16, "widen": 1}, "wrn_16_1"),
         ("wrn", {"depth": 40, "widen": 2}, "wrn_40_2"),
+        ("vgg", {f"convs{i}": 2 for i in range(1, 6)}, "vgg13"),
     ],
 )
 def test_other_zoo_models_are_points_of_the_family(family: str, genes: dict[str, int], zoo_name: str) -> None:

@@ -45,6 +45,8 @@ class Distiller(nn.Module):
 
     name: ClassVar[str] = ""
     needs: ClassVar[frozenset[str]] = frozenset({"logits"})
+    # Hyperparameters a search may vary, with their options (empty: the distiller is not searchable).
+    search_genes: ClassVar[dict[str, tuple[Any, ...]]] = {}
 
     def __init__(self, student: TapDims, teacher: TapDims, **hparams: Any) -> None:
         super().__init__()

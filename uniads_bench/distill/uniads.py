@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -60,6 +60,12 @@ class UniADSLoss(Distiller):
     Raises:
         UserError: an unknown gene value, a non-positive tau, a negative weight, or logits of different widths.
     """
+
+    # The genes a search varies and their options; a suite's space may narrow them.
+    search_genes: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "knowledge": KNOWLEDGE, "transform": TRANSFORMS, "distance": DISTANCES,
+        "weight": WEIGHTS, "tau": TAUS, "alpha": ALPHAS,
+    }
 
     needs = frozenset({"logits", "features"})
 

@@ -34,7 +34,9 @@ from uniads_bench.models.cifar.mobilenetv2 import MobileNetV2
 from uniads_bench.models.cifar.resnet import build_resnet
 from uniads_bench.models.cifar.shufflenetv2 import WIDTHS as SHUFFLEV2_WIDTHS
 from uniads_bench.models.cifar.shufflenetv2 import ShuffleNetV2
+from uniads_bench.models.cifar.vgg import scaled_vgg
 from uniads_bench.models.cifar.wrn import WideResNet
+from uniads_bench.models.imagenet import MobileNetV1
 from uniads_bench.models.family import FamilyGene, StudentFamily, register_family
 
 GeneValue = int | float
@@ -215,6 +217,47 @@ class ShuffleNetV2FamilyConfig(FamilyConfig):
         return ShuffleNetV2(float(genes["width"]), repeats, num_classes)
 
 
+@dataclass(frozen=True)
+class VGGFamilyConfig(FamilyConfig):
+    """CIFAR VGG-BN: `width` multiplier of the vgg8 widths and `convs1..5`, the convolutions per block."""
+
+    width_options: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25)
+    conv_options: tuple[tuple[int, ...], ...] = ((1, 2),) * 5
+    reference_width: float = 1.0
+    reference_convs: tuple[int, ...] = (1, 1, 1, 1, 1)
+
+    @property
+    def genes(self) -> tuple[FamilyGene, ...]:
+        return (FamilyGene("width", self.width_options), *_indexed("convs", self.conv_options))
+
+    @property
+    def reference_genes(self) -> dict[str, GeneValue]:
+        return {"width": self.reference_width} | _named("convs", self.reference_convs)
+
+    def _build(self, genes: dict[str, GeneValue], num_classes: int) -> TappedModel:
+        convs = [int(genes[f"convs{i}"]) for i in range(1, len(self.conv_options) + 1)]
+        return scaled_vgg(convs, float(genes["width"]), num_classes)
+
+
+@dataclass(frozen=True)
+class MobileNetV1FamilyConfig(FamilyConfig):
+    """ImageNet MobileNetV1: one `width` multiplier over every layer (channels rounded to multiples of 8)."""
+
+    width_options: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25)
+    reference_width: float = 1.0
+
+    @property
+    def genes(self) -> tuple[FamilyGene, ...]:
+        return (FamilyGene("width", self.width_options),)
+
+    @property
+    def reference_genes(self) -> dict[str, GeneValue]:
+        return {"width": self.reference_width}
+
+    def _build(self, genes: dict[str, GeneValue], num_classes: int) -> TappedModel:
+        return MobileNetV1(num_classes, width=float(genes["width"]))
+
+
 CONFIGS: dict[str, FamilyConfig] = {
     config.name: config
     for config in (
@@ -231,6 +274,8 @@ CONFIGS: dict[str, FamilyConfig] = {
         WRNFamilyConfig(name="wrn", reference_model="wrn_16_2"),
         MobileNetV2FamilyConfig(name="mobilenetv2", reference_model="mobilenetv2"),
         ShuffleNetV2FamilyConfig(name="shufflenetv2", reference_model="shufflenetv2"),
+        VGGFamilyConfig(name="vgg", reference_model="vgg8"),
+        MobileNetV1FamilyConfig(name="imagenet_mobilenet_v1", reference_model="mobilenet_v1"),
         ResNetFamilyConfig(
             name="imagenet_resnet",
             reference_model="resnet18",

@@ -7,6 +7,7 @@ student, and a builder. The search space takes its architecture genes from here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,21 @@ def get_family(name: str) -> StudentFamily:
     if name not in _FAMILIES:
         raise UserError(f"unknown student family {name!r}; known: {', '.join(sorted(_FAMILIES))}")
     return _FAMILIES[name]
+
+
+def track_family(track: Any) -> StudentFamily:
+    """The family of a suite track, with the track's reference student when it names one."""
+    family = get_family(track.student_family)
+    if not track.student_reference:
+        return family
+    reference = {**family.reference, **track.student_reference}
+    unknown = set(reference) - {g.name for g in family.genes}
+    bad = [f"{g.name}={reference[g.name]!r} not in {g.options}" for g in family.genes
+           if g.name in reference and reference[g.name] not in g.options]
+    if unknown or bad:
+        raise UserError(f"reference student {track.student_reference} is not a point of family {family.name!r}",
+                        [f"unknown gene {u!r}" for u in sorted(unknown)] + bad)
+    return dataclasses.replace(family, reference=reference)
 
 
 def _load_builtin() -> None:

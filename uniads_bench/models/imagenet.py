@@ -64,6 +64,11 @@ def _depthwise_separable(cin: int, cout: int, stride: int) -> nn.Sequential:
 _V1_LAYERS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), *[(512, 1)] * 5, (1024, 2), (1024, 1))
 
 
+def _scaled(channels: int, width: float) -> int:
+    """Channels times the width multiplier, rounded to a multiple of 8 (width 1 keeps the published model)."""
+    return max(8, int(round(channels * width / 8)) * 8)
+
+
 class MobileNetV1(TappedModel):
     """MobileNetV1 as mdistiller `models/imagenet/mobilenetv1.py` defines it (4.23 M parameters).
 
@@ -74,17 +79,18 @@ class MobileNetV1(TappedModel):
 
     _STAGE_ENDS = (3, 5, 11, 13)
 
-    def __init__(self, num_classes: int = 1000) -> None:
+    def __init__(self, num_classes: int = 1000, width: float = 1.0) -> None:
         super().__init__()
-        layers = [conv_bn_relu(3, 32, 3, 2)]
-        cin = 32
-        for cout, stride in _V1_LAYERS:
+        channels = [_scaled(c, width) for c, _ in _V1_LAYERS]
+        layers = [conv_bn_relu(3, _scaled(32, width), 3, 2)]
+        cin = _scaled(32, width)
+        for cout, (_, stride) in zip(channels, _V1_LAYERS, strict=True):
             layers.append(_depthwise_separable(cin, cout, stride))
             cin = cout
         self.model = nn.Sequential(*layers)
         self.fc = nn.Linear(cin, num_classes)
         self.input_size = IMAGENET_INPUT
-        self._set_tap_dims(num_classes, cin, [_V1_LAYERS[i - 1][0] for i in self._STAGE_ENDS])
+        self._set_tap_dims(num_classes, cin, [channels[i - 1] for i in self._STAGE_ENDS])
 
     def _stem(self, x: Tensor) -> Tensor:
         return self.model[:2](x)

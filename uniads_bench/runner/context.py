@@ -14,7 +14,7 @@ from uniads_bench.data.loader import DeviceDataset
 from uniads_bench.data.splits import holdout_split
 from uniads_bench.engine.teacher_cache import TeacherCache
 from uniads_bench.engine.train import TrackContext
-from uniads_bench.models.family import get_family
+from uniads_bench.models.family import track_family
 from uniads_bench.runner.teachers import TeacherRecord, ensure_teacher
 
 TEACHER_CACHE_BYTES = 2 * 1024**3
@@ -66,7 +66,7 @@ def build_context(
     recipe = suite.recipe if track.student_lr is None else Recipe(**{**suite.recipe.__dict__, "lr": track.student_lr})
     context = TrackContext(
         name=track.name,
-        family=get_family(track.student_family),
+        family=track_family(track),
         num_classes=data.num_classes,
         input_shape=data.image_shape,
         search_train=splits.search_train,

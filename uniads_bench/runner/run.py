@@ -175,7 +175,8 @@ class Runner:
         for seed in self.suite.seeds:
             prefix = f"{track.name}/{name}/{seed}"
             if isinstance(method, FixedMethod):
-                chosen = Candidate.make(ctx.family.reference, method.distiller, method.hparams)
+                hparams = {**method.hparams, **track.method_hparams.get(name, {})}
+                chosen = Candidate.make(ctx.family.reference, method.distiller, hparams)
             else:
                 ledger = BudgetLedger(self.suite.search.budget_gpu_hours, cost)
                 chosen, search_wall = self._search(ctx, method, seed, ledger, prefix)

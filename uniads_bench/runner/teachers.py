@@ -98,6 +98,10 @@ def ensure_teacher(
     if found is not None:
         path, record = found
         load_teacher(path, record, model)
+    elif not track.teacher_train:
+        raise UserError(f"track {suite.name}/{track.name} needs an imported teacher ({track.teacher}) and none is "
+                        f"cached in {cache_dir}; run `uniads-bench teacher import {suite.name} {track.name} PATH` "
+                        "with its published weights")
     else:
         log(f"[{suite.name}/{track.name}] training teacher {track.teacher} for {suite.teacher_recipe.epochs} epochs")
         train_model(model, suite.teacher_recipe, train, TEACHER_SEED)

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from uniads_bench.config import Track
-from uniads_bench.models.family import FamilyGene, get_family
+from uniads_bench.distill import get_distiller
+from uniads_bench.models.family import FamilyGene, track_family
 from uniads_bench.space.candidate import Candidate
 
 
@@ -61,10 +62,12 @@ class Space:
 
 
 def track_space(track: Track) -> Space:
-    """The joint space of `track`: its family's architecture genes and the suite's distiller genes."""
-    family = get_family(track.student_family)
+    """The joint space of `track`: its family's architecture genes, the distiller genes the suite lists (by
+    default every option the distiller declares in `search_genes`) and the optimisation genes."""
+    family = track_family(track)
     arch = [_arch_gene(g) for g in family.genes]
-    distill = [Gene(name, "distill", tuple(options)) for name, options in sorted(track.space.distill.items())]
+    distill_options = track.space.distill or get_distiller(track.space.distiller).search_genes
+    distill = [Gene(name, "distill", tuple(options)) for name, options in sorted(distill_options.items())]
     optim = [Gene(name, "optim", tuple(options)) for name, options in sorted(track.space.optim.items())]
     return Space(tuple(arch + distill + optim), track.space.distiller)
 

@@ -64,6 +64,15 @@ class VGG(TappedModel):
         return self.classifier(features)
 
 
+def scaled_vgg(convs: Sequence[int], width: float, num_classes: int = 100) -> VGG:
+    """A VGG with `convs[i]` convolutions in block i and the vgg8 widths (64, 128, 256, 512, 512) times `width`.
+
+    ``scaled_vgg((1,) * 5, 1.0)`` is vgg8 and ``scaled_vgg((2,) * 5, 1.0)`` is vgg13.
+    """
+    base = (64, 128, 256, 512, 512)
+    return VGG([(max(8, int(round(w * width / 8)) * 8),) * n for w, n in zip(base, convs, strict=True)], num_classes)
+
+
 def vgg(name: str, num_classes: int = 100) -> VGG:
     """`vgg8` or `vgg13` (both with BatchNorm, as the KD tables use them)."""
     return VGG(CONFIGS[name], num_classes)
