@@ -26,7 +26,8 @@ class DigitsCNN(nn.Module):
     def __init__(self, width: int, depth: int, num_classes: int = 10, in_channels: int = 1) -> None:
         super().__init__()
         widths = (width, 2 * width)
-        stage1 = [_conv_bn_relu(in_channels, widths[0])] + [_conv_bn_relu(widths[0], widths[0]) for _ in range(depth - 1)]
+        stage1 = [_conv_bn_relu(in_channels, widths[0])]
+        stage1 += [_conv_bn_relu(widths[0], widths[0]) for _ in range(depth - 1)]
         stage2 = [nn.MaxPool2d(2), _conv_bn_relu(widths[0], widths[1])]
         stage2 += [_conv_bn_relu(widths[1], widths[1]) for _ in range(depth - 1)]
         self.stages = nn.ModuleList([nn.Sequential(*stage1), nn.Sequential(*stage2)])

@@ -36,8 +36,8 @@ from uniads_bench.models.cifar.shufflenetv2 import WIDTHS as SHUFFLEV2_WIDTHS
 from uniads_bench.models.cifar.shufflenetv2 import ShuffleNetV2
 from uniads_bench.models.cifar.vgg import scaled_vgg
 from uniads_bench.models.cifar.wrn import WideResNet
-from uniads_bench.models.imagenet import MobileNetV1
 from uniads_bench.models.family import FamilyGene, StudentFamily, register_family
+from uniads_bench.models.imagenet import MobileNetV1
 
 GeneValue = int | float
 

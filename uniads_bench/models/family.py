@@ -6,8 +6,8 @@ student, and a builder. The search space takes its architecture genes from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
