@@ -302,6 +302,62 @@ def teacher_verify(suite: str, track: str, data_dir: Path, cache_dir: Path | Non
     click.echo(f"{suite}/{track}: sha256 ok, test top-1 {top1:.2f}% (recorded {record.test_top1:.2f}%)")
 
 
+@cli.group()
+def leaderboard() -> None:
+    """Show, re-render and check a suite's leaderboard under --leaderboard-dir."""
+
+
+board_dir_option = click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path),
+                                default=Path("leaderboards"), show_default=True, envvar="UNIADS_LEADERBOARD_DIR")
+
+
+def _board(suite: str, directory: Path):
+    from uniads_bench.leaderboard import load_board
+
+    path = directory / f"{suite}.json"
+    if not path.exists():
+        raise UserError(f"no leaderboard for suite {suite!r} at {path}; run `uniads-bench run {suite}` first")
+    return load_board(path)
+
+
+@leaderboard.command("show")
+@click.argument("suite")
+@board_dir_option
+def leaderboard_show(suite: str, leaderboard_dir: Path) -> None:
+    """Print SUITE's leaderboard, one table per track."""
+    from uniads_bench.leaderboard import render_markdown
+
+    click.echo(render_markdown(suite, _board(suite, leaderboard_dir)))
+
+
+@leaderboard.command("render")
+@click.argument("suite")
+@board_dir_option
+def leaderboard_render(suite: str, leaderboard_dir: Path) -> None:
+    """Re-render SUITE's Markdown from its JSON records, refreshing the reported rows from the suite file."""
+    from uniads_bench.leaderboard import merge_rows, reported_rows
+    from uniads_bench.runner.run import write_board
+
+    loaded = load_suite(suite)
+    rows = [r for r in _board(suite, leaderboard_dir) if r.kind == "measured"]
+    write_board(leaderboard_dir, loaded, merge_rows(rows, reported_rows(loaded)))
+    click.echo(f"rendered {leaderboard_dir / (suite + '.md')}")
+
+
+@leaderboard.command("check")
+@click.argument("suite")
+@board_dir_option
+def leaderboard_check(suite: str, leaderboard_dir: Path) -> None:
+    """Validate SUITE's board: schema, seed rules, provenance of measured rows, sources of reported rows."""
+    from uniads_bench.leaderboard import check_rows
+
+    rows = _board(suite, leaderboard_dir)
+    problems = check_rows(rows)
+    if problems:
+        raise UserError(f"leaderboard {suite} has {len(problems)} problem(s):", problems)
+    click.echo(f"leaderboard {suite}: {len(rows)} rows ok")
+
+
 def main() -> None:
     """Entry point: map user errors to exit code 2 with one clear message."""
     try:

@@ -58,6 +58,17 @@ class SpaceSpec:
 
 
 @dataclass(frozen=True)
+class ReportedResult:
+    """A published number quoted beside a track's leaderboard (never mixed with measured rows)."""
+
+    method: str
+    top1: float
+    source: str
+    student: str = ""
+    params: int = 0
+
+
+@dataclass(frozen=True)
 class Track:
     """One teacher, one student family (with its reference student) and a parameter cap.
 
@@ -67,6 +78,7 @@ class Track:
         student_lr: the recipe's learning rate for this track's students (0.01 for MobileNet/ShuffleNet).
         teacher_train: false when the teacher must be imported (ImageNet: torchvision weights), never trained.
         method_hparams: per-method hyperparameters of fixed methods on this pair (DKD's per-pair beta).
+        reported: published results for this pair, shown apart as `reported` rows with their source.
     """
 
     name: str
@@ -78,6 +90,7 @@ class Track:
     student_lr: float | None = None
     teacher_train: bool = True
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reported: tuple[ReportedResult, ...] = ()
 
 
 @dataclass(frozen=True)

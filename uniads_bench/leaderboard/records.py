@@ -7,6 +7,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+from uniads_bench.config import Suite
+
 KINDS = ("measured", "reported")
 
 
@@ -64,3 +66,16 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     if not values:
         return float("nan"), float("nan")
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def reported_rows(suite: Suite) -> list[LeaderboardRow]:
+    """The published results a suite quotes for its tracks, as `reported` rows."""
+    return [
+        LeaderboardRow(
+            suite=suite.name, track=track.name, method=r.method, kind="reported", student=r.student,
+            params=r.params, macs=0, top1_mean=r.top1, top1_std=float("nan"), n=0, top1_per_seed=(), seeds=(),
+            hardware="", source=r.source,
+        )
+        for track in suite.tracks
+        for r in track.reported
+    ]

@@ -26,7 +26,15 @@ from uniads_bench.engine.cost import CostModel, load_profile
 from uniads_bench.engine.result import EvalResult, Fidelity
 from uniads_bench.engine.train import TrackContext, candidate_size, train_candidate
 from uniads_bench.errors import UserError
-from uniads_bench.leaderboard import LeaderboardRow, board_json, load_board, mean_std, merge_rows, render_markdown
+from uniads_bench.leaderboard import (
+    LeaderboardRow,
+    board_json,
+    load_board,
+    mean_std,
+    merge_rows,
+    render_markdown,
+    reported_rows,
+)
 from uniads_bench.leaderboard.render import track_table
 from uniads_bench.models.counting import count_flops
 from uniads_bench.rng import numpy_generator
@@ -157,12 +165,8 @@ class Runner:
 
     def _publish(self, rows: list[LeaderboardRow], prov: dict[str, Any]) -> None:
         directory = self.options.leaderboard_dir
-        board = merge_rows(load_board(directory / f"{self.suite.name}.json"), rows)
-        header = (f"Suite `{self.suite.name}` ({self.suite.description}). Top-1 on the test split at the last "
-                  "epoch of the final phase, mean ± sample std over seeds; search decisions used only the "
-                  "validation split. Rows are measured by `uniads-bench run` on the hardware named in each row.")
-        atomic_write_json(directory / f"{self.suite.name}.json", board_json(self.suite.name, board))
-        atomic_write_text(directory / f"{self.suite.name}.md", render_markdown(self.suite.name, board, header))
+        board = merge_rows(load_board(directory / f"{self.suite.name}.json"), rows + reported_rows(self.suite))
+        write_board(directory, self.suite, board)
 
     def _method_row(self, ctx: TrackContext, teacher: TeacherRecord, cost: CostModel, name: str,
                     prov: dict[str, Any]) -> LeaderboardRow:
@@ -271,6 +275,18 @@ class Runner:
         self.log(f"[{key}] {ask.candidate.describe()} {ask.fidelity.epochs} ep: top-1 {result.top1:.2f}%"
                  f"{status} ({result.wall_seconds:.1f}s{', journal' if key in self.replay else ''})")
         return result
+
+
+def board_header(suite: Suite) -> str:
+    return (f"Suite `{suite.name}` ({suite.description}). Top-1 on the test split at the last epoch of the final "
+            "phase, mean ± sample std over seeds; search decisions used only the validation split. Measured rows "
+            "come from `uniads-bench run` on the hardware named in each row; published numbers are listed apart.")
+
+
+def write_board(directory: Path, suite: Suite, rows: list[LeaderboardRow]) -> None:
+    """Write a suite's leaderboard records (JSON) and their rendering (Markdown), each atomically."""
+    atomic_write_json(directory / f"{suite.name}.json", board_json(suite.name, rows))
+    atomic_write_text(directory / f"{suite.name}.md", render_markdown(suite.name, rows, board_header(suite)))
 
 
 def config_record(suite: Suite, options: RunOptions) -> dict[str, Any]:
