@@ -36,6 +36,8 @@ def run_options(func):
         click.option("--seeds", callback=_csv(int), help="Comma-separated seeds (default: the suite's)."),
         click.option("--budget-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
                      help="Scale every budget and epoch count (smoke runs)."),
+        click.option("--data-limit", type=click.IntRange(min=1), default=None,
+                     help="Use only the first N train (N // 5 test) images: smoke runs, marked in every row."),
         click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
                      show_default=True, envvar="UNIADS_OUT", help="Parent directory of run directories."),
         click.option("--resume", type=click.Path(path_type=Path), default=None,
@@ -298,7 +300,8 @@ def teacher_verify(suite: str, track: str, data_dir: Path, cache_dir: Path | Non
     from uniads_bench.runner.teachers import verify_teacher
 
     loaded, trk, arrays, splits = _track_data(suite, track, data_dir, device)
-    record, top1 = verify_teacher(loaded, trk, splits.test, arrays.num_classes, _cache_dir(cache_dir))
+    record, top1 = verify_teacher(loaded, trk, len(splits.final_train), splits.test, arrays.num_classes,
+                                  _cache_dir(cache_dir))
     click.echo(f"{suite}/{track}: sha256 ok, test top-1 {top1:.2f}% (recorded {record.test_top1:.2f}%)")
 
 

@@ -35,6 +35,7 @@ class LeaderboardRow:
     search_evaluations: int = 0
     wall_seconds: float = 0.0
     budget_scale: float = 1.0
+    data_limit: int = 0
     teacher: str = ""
     teacher_top1: float = 0.0
     config_hash: str = ""
@@ -46,9 +47,9 @@ class LeaderboardRow:
     note: str = ""
     statuses: tuple[str, ...] = field(default=())
 
-    def key(self) -> tuple[str, str, str, str, float]:
+    def key(self) -> tuple[str, str, str, str, float, int]:
         """Rows with the same key replace each other when a leaderboard is updated."""
-        return (self.track, self.method, self.kind, self.hardware, self.budget_scale)
+        return (self.track, self.method, self.kind, self.hardware, self.budget_scale, self.data_limit)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

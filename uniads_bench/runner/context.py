@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,15 +21,21 @@ from uniads_bench.runner.teachers import TeacherRecord, ensure_teacher
 TEACHER_CACHE_BYTES = 2 * 1024**3
 
 
-def load_arrays(suite: Suite, data_dir: Path) -> DatasetArrays:
-    """The suite's dataset as uint8 arrays (digits ships with scikit-learn; others are prepared files)."""
-    if suite.dataset == "digits":
-        from uniads_bench.data.digits import load_digits_arrays
+def load_arrays(suite: Suite, data_dir: Path, data_limit: int | None = None) -> DatasetArrays:
+    """The suite's dataset as uint8 arrays (digits ships with scikit-learn; others are prepared files).
 
-        return load_digits_arrays()
+    `data_limit` keeps the first N train and N // 5 test images (smoke runs; rows record it).
+    """
     from uniads_bench.data.prepared import load_dataset_arrays
 
-    return load_dataset_arrays(suite.dataset, data_dir)
+    data = load_dataset_arrays(suite.dataset, data_dir)
+    if data_limit is None:
+        return data
+    return dataclasses.replace(
+        data,
+        train=data.train.subset(np.arange(min(data_limit, len(data.train)))),
+        test=data.test.subset(np.arange(min(max(data_limit // 5, 1), len(data.test)))),
+    )
 
 
 def _device_data(arrays: ImageArrays, data: DatasetArrays, device: torch.device) -> DeviceDataset:

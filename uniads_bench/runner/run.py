@@ -59,6 +59,7 @@ class RunOptions:
     methods: tuple[str, ...] = ()
     seeds: tuple[int, ...] = ()
     budget_scale: float = 1.0
+    data_limit: int | None = None
     device: str = "auto"
     deterministic: bool = False
     out_dir: Path = Path("runs")
@@ -81,6 +82,8 @@ def resolve_suite(suite: Suite, options: RunOptions) -> Suite:
         problems.append(f"--seeds has duplicates: {list(options.seeds)}")
     if options.budget_scale <= 0:
         problems.append(f"--budget-scale must be > 0, got {options.budget_scale}")
+    if options.data_limit is not None and options.data_limit < 20:
+        problems.append(f"--data-limit must be at least 20 images, got {options.data_limit}")
     if problems:
         raise UserError("bad run options:", problems)
 
@@ -92,6 +95,7 @@ def resolve_suite(suite: Suite, options: RunOptions) -> Suite:
         tracks=tuple(t for t in suite.tracks if not options.tracks or t.name in options.tracks),
         methods=tuple(m for m in suite.methods if not options.methods or m in options.methods),
         seeds=options.seeds or suite.seeds,
+        val_count=suite.val_count if options.data_limit is None else min(suite.val_count, options.data_limit // 10),
         recipe=dataclasses.replace(suite.recipe, epochs=scale(suite.recipe.epochs)),
         teacher_recipe=dataclasses.replace(suite.teacher_recipe, epochs=scale(suite.teacher_recipe.epochs)),
         search=dataclasses.replace(
@@ -205,7 +209,8 @@ class Runner:
             seeds=tuple(self.suite.seeds), hardware=prov["hardware"],
             budget_declared_gpu_hours=0.0 if isinstance(method, FixedMethod) else self.suite.search.budget_gpu_hours,
             budget_used_gpu_hours=mean_std(spent)[0] if spent else 0.0, search_evaluations=evaluations,
-            wall_seconds=wall, budget_scale=self.options.budget_scale, teacher=track.teacher,
+            wall_seconds=wall, budget_scale=self.options.budget_scale, data_limit=self.options.data_limit or 0,
+            teacher=track.teacher,
             teacher_top1=teacher.test_top1, config_hash=self.suite.config_hash(), git_commit=prov["git_commit"],
             package_version=prov["package_version"], torch=prov["torch"], run_id=self.run_dir.name,
             statuses=tuple(f.status for f in finals),
@@ -292,7 +297,7 @@ def write_board(directory: Path, suite: Suite, rows: list[LeaderboardRow]) -> No
 def config_record(suite: Suite, options: RunOptions) -> dict[str, Any]:
     """The resolved config written into the run directory; its hash keys resume."""
     return {"suite": suite.to_dict(), "config_hash": suite.config_hash(), "budget_scale": options.budget_scale,
-            "deterministic": options.deterministic}
+            "data_limit": options.data_limit, "deterministic": options.deterministic}
 
 
 def _diff_keys(old: Any, new: Any, path: str = "") -> list[str]:
@@ -311,7 +316,7 @@ def prepare_run_dir(suite: Suite, options: RunOptions) -> Path:
             raise UserError(f"{options.resume} is not a run directory (no config.json); give a directory "
                             "written by `uniads-bench run`")
         old = json.loads(config_path.read_text())
-        if old.get("config_hash") != record["config_hash"] or old.get("budget_scale") != record["budget_scale"]:
+        if any(old.get(k) != record[k] for k in ("config_hash", "budget_scale", "data_limit")):
             diffs = _diff_keys(old, record)
             raise UserError(f"cannot resume {options.resume}: the config changed", diffs[:20])
         return options.resume
@@ -326,7 +331,7 @@ def run_suite(name: str, options: RunOptions, log: Log = print) -> RunResult:
     """Validate everything, then run the suite `name` (or resume it) and publish its leaderboard."""
     suite = resolve_suite(load_suite(name), options)
     pick_device(options.device)
-    data = load_arrays(suite, options.data_dir)  # missing data stops the run before anything is written
+    data = load_arrays(suite, options.data_dir, options.data_limit)  # missing data stops the run before any write
     set_deterministic(options.deterministic)
     run_dir = prepare_run_dir(suite, options)
     log(f"run directory: {run_dir}")

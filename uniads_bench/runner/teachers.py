@@ -54,18 +54,26 @@ def build_teacher_model(name: str, num_classes: int) -> nn.Module:
     return build_model(name, num_classes)
 
 
-def trained_path(cache_dir: Path, suite: Suite, track: Track) -> Path:
-    recipe_hash = hashlib.sha256(json.dumps(asdict(suite.teacher_recipe), sort_keys=True).encode()).hexdigest()[:10]
-    return cache_dir / "teachers" / suite.name / f"{track.name}-{track.teacher}-{recipe_hash}.pt"
+def trained_path(cache_dir: Path, suite: Suite, track: Track, train_images: int) -> Path:
+    """Where the teacher trained with the suite's teacher recipe on `train_images` images is cached."""
+    key = json.dumps({"recipe": asdict(suite.teacher_recipe), "dataset": suite.dataset, "images": train_images},
+                     sort_keys=True)
+    return cache_dir / "teachers" / suite.name / f"{track.name}-{track.teacher}-{_short_hash(key)}.pt"
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def imported_path(cache_dir: Path, suite: Suite, track: Track) -> Path:
     return cache_dir / "teachers" / suite.name / f"{track.name}-{track.teacher}-imported.pt"
 
 
-def cached_teacher(cache_dir: Path, suite: Suite, track: Track) -> tuple[Path, TeacherRecord] | None:
+def cached_teacher(
+    cache_dir: Path, suite: Suite, track: Track, train_images: int
+) -> tuple[Path, TeacherRecord] | None:
     """The checkpoint and record of the track's teacher, imported first, or None when there is none."""
-    for path in (imported_path(cache_dir, suite, track), trained_path(cache_dir, suite, track)):
+    for path in (imported_path(cache_dir, suite, track), trained_path(cache_dir, suite, track, train_images)):
         record_path = path.with_suffix(".json")
         if path.exists() and record_path.exists():
             try:
@@ -94,7 +102,7 @@ def ensure_teacher(
 ) -> tuple[nn.Module, TeacherRecord]:
     """The track's teacher, frozen and in eval mode: loaded from the cache (verified), or trained and cached."""
     model = build_teacher_model(track.teacher, num_classes)
-    found = cached_teacher(cache_dir, suite, track)
+    found = cached_teacher(cache_dir, suite, track, len(train))
     if found is not None:
         path, record = found
         load_teacher(path, record, model)
@@ -105,7 +113,8 @@ def ensure_teacher(
     else:
         log(f"[{suite.name}/{track.name}] training teacher {track.teacher} for {suite.teacher_recipe.epochs} epochs")
         train_model(model, suite.teacher_recipe, train, TEACHER_SEED)
-        record = _store(cache_dir, trained_path(cache_dir, suite, track), suite, track, model, test, "trained",
+        record = _store(cache_dir, trained_path(cache_dir, suite, track, len(train)), suite, track, model, test,
+                        f"trained on {len(train)} images",
                         asdict(suite.teacher_recipe))
         log(f"[{suite.name}/{track.name}] teacher test top-1 {record.test_top1:.2f}% (sha256 {record.sha256[:12]})")
     return _frozen(model.to(train.device)), record
@@ -135,10 +144,10 @@ def import_teacher(
                   origin, {})
 
 
-def verify_teacher(suite: Suite, track: Track, test: DeviceDataset, num_classes: int,
+def verify_teacher(suite: Suite, track: Track, train_images: int, test: DeviceDataset, num_classes: int,
                    cache_dir: Path) -> tuple[TeacherRecord, float]:
     """Check the cached teacher's sha256 and re-measure its test accuracy; raise if either moved."""
-    found = cached_teacher(cache_dir, suite, track)
+    found = cached_teacher(cache_dir, suite, track, train_images)
     if found is None:
         raise UserError(f"no teacher cached for {suite.name}/{track.name} in {cache_dir}; run "
                         f"`uniads-bench teacher train {suite.name} {track.name}` or `teacher import`")
