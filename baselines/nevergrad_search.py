@@ -1,0 +1,10 @@
+"""Nevergrad optimizers over the joint space; ``nevergrad:NAME`` picks the optimizer (default DiscreteOnePlusOne)."""
+
+from uniads_bench.search import SearchMethod
+
+METHOD = SearchMethod(
+    name="nevergrad",
+    searcher="nevergrad",
+    options={"variant": "DiscreteOnePlusOne"},
+    description="nevergrad optimizer over the joint space at full search fidelity, penalised parameter cap",
+)

@@ -1,0 +1,63 @@
+"""The budget invariant, for every searcher: charges through `search_loop` + `BudgetLedger` never exceed the
+declared budget, whatever the cost table (hypothesis draws per-option MAC tables, teacher costs, early stops,
+budgets of 0.1 to 12 full evaluations)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from uniads_bench.engine.cost import CostModel, HardwareProfile
+from uniads_bench.engine.result import EvalResult
+from uniads_bench.runner.ledger import BudgetLedger
+from uniads_bench.search.base import Ask, SearchSetup, make_searcher
+from uniads_bench.search.loop import search_loop
+from uniads_bench.space.space import Gene, Space
+
+SPACE = Space((Gene("w", "arch", (1, 2, 3, 4)), Gene("d", "arch", (1, 2, 3, 4)), Gene("t", "distill", (1, 4, 8)),
+               Gene("lr_mult", "optim", (0.5, 1.0, 2.0))), "fake")
+SEARCHERS = [("random", {}), ("random+halving", {}), ("uniads", {"pop_size": 6}),
+             ("nevergrad", {"variant": "DiscreteOnePlusOne"}), ("nevergrad", {"variant": "TwoPointsDE"})]
+TRAIN, EVAL = 1000, 100
+
+
+@pytest.mark.parametrize(("name", "options"), SEARCHERS, ids=[f"{n}-{o.get('variant', '')}" for n, o in SEARCHERS])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    macs=st.lists(st.integers(1, 10**7), min_size=10, max_size=10),
+    teacher_macs=st.integers(0, 10**7),
+    full_evaluations=st.floats(0.1, 12.0),
+    stop_fraction=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**16),
+)
+def test_spent_never_exceeds_budget(name: str, options: dict, macs: list[int], teacher_macs: int,
+                                    full_evaluations: float, stop_fraction: float, seed: int) -> None:
+    cost = CostModel(HardwareProfile("unit", 1e12, "test"), teacher_macs)
+    budget = full_evaluations * cost.charge(3 * int(np.mean(macs)), 9, TRAIN, EVAL, 9)
+    ledger = BudgetLedger(budget, cost)
+    setup = SearchSetup(SPACE, param_cap=10**9, max_epochs=9, rng=np.random.default_rng(seed), options=options)
+    searcher = make_searcher(name, setup)
+
+    def student_macs(ask: Ask) -> int:
+        genes = SPACE.values(ask.candidate)
+        return macs[genes["w"]] + macs[genes["d"] + 4] + macs[genes["t"] % 3 + 7]
+
+    def views(ask: Ask) -> list[str]:
+        return [f"view{e}" for e in range(ask.fidelity.epochs)]
+
+    def evaluate(ask: Ask, index: int) -> EvalResult:
+        rejected = SPACE.values(ask.candidate)["t"] == 8 and ask.guard
+        done = ask.fidelity.epochs * (stop_fraction if rejected else 1.0)
+        result = EvalResult(ask.candidate.id, "rejected" if rejected else "ok", "", 50.0 + index % 7, 1000,
+                            student_macs(ask), done, tuple(views(ask)[: int(np.ceil(done))]), 0.0)
+        ledger.charge(result.macs, result.epochs_done, TRAIN, EVAL, result.teacher_views)
+        return result
+
+    def affordable(ask: Ask) -> bool:
+        return ledger.affordable(ledger.predict(student_macs(ask), ask.fidelity.epochs, TRAIN, EVAL, views(ask)))
+
+    history = search_loop(searcher, evaluate, affordable, max_evaluations=80)
+    assert ledger.spent_gpu_hours <= budget * (1 + 1e-9)
+    assert ledger.evaluations == len(history)

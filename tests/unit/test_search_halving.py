@@ -1,0 +1,70 @@
+"""Successive halving: rungs, promotion by non-dominated rank then crowding, infeasible never promoted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.search_fakes import CAP, names, obs
+from uniads_bench.search.halving import Bracket, HalvingSchedule, promote, rank_order, rung_epochs
+from uniads_bench.space.candidate import Candidate
+
+
+@pytest.mark.parametrize(("r_min", "eta", "top", "expected"), [
+    (1, 3, 10, (1, 3, 10)), (3, 3, 27, (3, 9, 27)), (1, 3, 9, (1, 3, 9)), (10, 3, 10, (10,)), (1, 2, 10, (1, 2, 4, 10)),
+])
+def test_rungs(r_min: int, eta: int, top: int, expected: tuple[int, ...]) -> None:
+    assert rung_epochs(r_min, eta, top) == expected
+
+
+def test_default_schedule_has_three_rungs() -> None:
+    schedule = HalvingSchedule.from_options({}, 27)
+    assert schedule.rungs == (3, 9, 27) and schedule.bracket_size == 9
+    assert [schedule.survivors(n) for n in (1, 2, 3, 9, 12)] == [1, 1, 1, 3, 4]
+
+
+def test_promotion_prefers_lower_rank_then_crowding() -> None:
+    # Front 0 is a (lowest error), b, c (fewest params); e is dominated by b only, d by b and e.
+    rung = [obs("a", 80, 900), obs("b", 70, 500), obs("c", 60, 100), obs("d", 65, 600), obs("e", 70, 510)]
+    order = names([rung[i].ask.candidate for i in rank_order(rung, CAP)])
+    assert set(order[:3]) == {"a", "b", "c"}  # the first front
+    assert order[:2] == ["a", "c"]  # extremes of the front have infinite crowding distance
+    assert order[3:] == ["e", "d"]  # e is on the second front, d on the third
+    assert names(promote(rung, 2, CAP)) == ["a", "c"]
+
+
+def test_infeasible_never_promoted() -> None:
+    rung = [obs("over", 99, CAP + 1), obs("rej", 99, 10, status="rejected"), obs("div", 99, 10, status="diverged"),
+            obs("ok", 10, 900)]
+    assert names(promote(rung, 3, CAP)) == ["ok"]
+    assert promote([obs("over", 99, CAP + 1)], 1, CAP) == []
+
+
+def test_ties_go_to_ask_order() -> None:
+    rung = [obs("x", 70, 500), obs("y", 70, 500), obs("z", 70, 500)]
+    assert names(promote(rung, 2, CAP)) == ["x", "y"]
+
+
+def test_only_equal_fidelity_is_compared() -> None:
+    with pytest.raises(ValueError, match="one fidelity"):
+        rank_order([obs("a", 70, 1, epochs=3), obs("b", 60, 1, epochs=9)], CAP)
+
+
+def test_bracket_guards_only_the_lowest_rung_and_uses_highest_rung_result() -> None:
+    candidates = [Candidate.make({"name": str(i)}, "fake") for i in range(9)]
+    bracket = Bracket(candidates, HalvingSchedule((3, 9, 27), 3), CAP)
+    seen = []
+    while not bracket.done:
+        asks = bracket.asks()
+        seen.append((asks[0].fidelity.epochs, len(asks), {a.guard for a in asks}))
+        bracket.tell([obs(a.candidate.arch_dict["name"], 50 + int(a.candidate.arch_dict["name"]), 100,
+                          a.fidelity.epochs) for a in asks])
+    assert seen == [(3, 9, {True}), (9, 3, {False}), (27, 1, {False})]
+    assert bracket.promotions == [[c.id for c in candidates[8:5:-1]], [candidates[8].id]]
+    assert bracket.reached[candidates[8].id].ask.fidelity.epochs == 27
+    assert bracket.asks() == []
+
+
+def test_bracket_ends_when_nothing_is_feasible() -> None:
+    bracket = Bracket([Candidate.make({"name": "a"}, "fake")], HalvingSchedule((3, 9), 3), CAP)
+    bracket.tell([obs("a", 90, 10, status="rejected")])
+    assert bracket.done and bracket.promotions == [[]]

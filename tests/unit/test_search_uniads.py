@@ -1,0 +1,81 @@
+"""UniADS searcher: shrinking rules, exhaustion of a tiny space, archive and choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from uniads_bench.search.base import Observation, SearchSetup
+from uniads_bench.search.evaluators import make_evaluator, run_offline_search
+from uniads_bench.search.uniads import ShrinkWeights, UniADSSearch
+from uniads_bench.space.adapters import indices_to_candidate
+from uniads_bench.space.space import Gene, Space
+
+SPACE = Space((Gene("a", "arch", (1, 2, 3)), Gene("t", "distill", ("x", "y"))), "fake")
+
+
+def test_penalise_shrinks_bad_options_spares_good_ones_and_floors() -> None:
+    weights = ShrinkWeights(SPACE, rate=0.5, floor=0.2)
+    bad = [SPACE.candidate({"a": 1, "t": "x"}), SPACE.candidate({"a": 2, "t": "x"})]
+    spared = [SPACE.candidate({"a": 2, "t": "y"})]
+    weights.penalise(bad, spared)
+    assert weights.weights["a"].tolist() == [0.5, 1.0, 1.0]  # a=2 is also in a spared candidate
+    assert weights.weights["t"].tolist() == [0.5, 1.0]
+    for _ in range(5):
+        weights.penalise(bad, spared)
+    assert weights.weights["a"].tolist() == [0.2, 1.0, 1.0]  # the floor keeps every option reachable
+
+
+def test_resample_keeps_unpenalised_options_and_moves_penalised_ones() -> None:
+    weights = ShrinkWeights(SPACE, rate=0.8, floor=0.05)
+    rng = np.random.default_rng(0)
+    assert all(weights.resample({"a": 0, "t": 1}, rng) == {"a": 0, "t": 1} for _ in range(50))
+    for _ in range(3):
+        weights.penalise([SPACE.candidate({"a": 1, "t": "x"})], [])
+    draws = [weights.resample({"a": 0, "t": 0}, rng)["a"] for _ in range(400)]
+    assert 0.9 < np.mean(np.array(draws) != 0) < 1.0  # kept with probability w / max(w) = 0.05 at most
+
+
+@pytest.mark.parametrize(("rate", "floor"), [(1.0, 0.1), (0.5, 0.0), (-0.1, 0.5)])
+def test_bad_shrink_options_rejected(rate: float, floor: float) -> None:
+    with pytest.raises(ValueError):
+        ShrinkWeights(SPACE, rate, floor)
+
+
+@pytest.mark.parametrize("method", ["uniads", "random", "random+halving", "nevergrad:DiscreteOnePlusOne",
+                                    "nevergrad:TwoPointsDE"])
+def test_tiny_space_exhaustion_stops_the_search(method: str) -> None:
+    trace = run_offline_search(method, "synthetic:tiny", budget=1e9, seed=0, max_evaluations=500)
+    ids = {(o.ask.candidate.id, o.ask.fidelity.epochs) for o in trace.observations}
+    assert len(ids) == len(trace.observations) <= 4 * 3  # nothing evaluated twice at one fidelity
+    assert trace.chosen is not None and trace.chosen.arch_dict["b"] == 1  # a Pareto-optimal candidate
+
+
+def test_uniads_archive_and_choice() -> None:
+    trace = run_offline_search("uniads", "synthetic:smooth", budget=8, seed=1, options={"pop_size": 9})
+    assert {o.ask.fidelity.epochs for o in trace.observations} == {3, 9, 27}
+    top = [o for o in trace.observations if o.ask.fidelity.epochs == 27 and o.result.ok
+           and o.result.params <= trace.param_cap]
+    best = max(top, key=lambda o: (o.result.top1, -o.result.params))
+    assert trace.chosen == best.ask.candidate
+
+
+def test_nsga2_is_told_each_candidates_highest_rung_result() -> None:
+    evaluator = make_evaluator("synthetic:rugged", seed=0)
+    setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs, np.random.default_rng(5),
+                        {"pop_size": 9})
+    searcher = UniADSSearch(setup)
+    while len(searcher.brackets) < 2:  # finish generation 0; asking generation 1 tells NSGA-II
+        asks = searcher.ask()
+        searcher.tell([Observation(a, evaluator.evaluate(a)) for a in asks])
+    pop = searcher.algorithm.pop
+    assert len(pop) == 9
+    for x, f, g in zip(pop.get("X"), pop.get("F"), pop.get("G"), strict=True):
+        obs = searcher.reached[indices_to_candidate(setup.space, x).id]
+        assert obs.ask.fidelity.epochs == max(o.ask.fidelity.epochs for o in searcher.archive
+                                              if o.ask.candidate == obs.ask.candidate)
+        if obs.result.ok:
+            assert f.tolist() == [1 - obs.result.top1 / 100, obs.result.params]
+            assert g[0] == pytest.approx((obs.result.params - setup.param_cap) / setup.param_cap)
+        else:
+            assert f[0] == 1.0 and g[0] >= 1.0  # rejected: infeasible, behind every trained candidate

@@ -1,0 +1,196 @@
+"""UniADS: NSGA-II over (validation error, params) under the parameter cap, accelerated by successive
+halving with loss rejection, and by search-space shrinking.
+
+One generation works like this:
+
+1. pymoo's NSGA-II (mixed-variable mating with binary tournament on rank and crowding, duplicate
+   elimination in mating and survival) proposes offspring as option indices (`space.adapters`).
+2. Shrinking repair: each gene of each offspring is resampled, with probability ``1 - w / max(w)``, from
+   the gene's option weights ``w`` (see `ShrinkWeights`); a repair step over pymoo's offspring rather than
+   our own mutation, so pymoo's operators stay stock. The first generation (uniform sampling) is untouched
+   because all weights start at 1.
+3. Offspring already evaluated earlier reuse their archived result (no new training); the rest form one
+   successive-halving `Bracket`. The lowest rung applies the loss-rejection guards.
+4. NSGA-II is told, for every offspring, its result **at the highest rung it reached** (the most-trained
+   estimate we have): objectives ``F = (1 - top1/100, params)``, constraint ``G = (params - cap) / cap``.
+   Rejected, diverged, OOM or failed candidates get ``F = (1, params)`` and ``G = 1 + max(0, G)``, so
+   they lose by constraint dominance to every feasible and every merely over-cap candidate. A low-rung
+   score under-estimates a full run, so promoted candidates are favoured in survival, which is the intent.
+5. Shrinking update: options of infeasible rung-0 candidates and of the bottom ``1/eta`` feasible rung-0
+   candidates lose weight ``w *= 1 - shrink_rate`` down to ``shrink_floor``; options of candidates
+   promoted from rung 0 in the same generation are spared.
+
+The search never ends by itself (no generation count): the budget or pymoo's exhaustion (``ask()`` returns
+None or only already-seen candidates) stops it. `chosen()` is the best feasible result at the top fidelity
+in the archive of every evaluation; ties go to fewer parameters, then to the earlier ask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from pymoo.algorithms.moo.nsga2 import NSGA2, binary_tournament
+from pymoo.core.mixed import MixedVariableDuplicateElimination, MixedVariableMating, MixedVariableSampling
+from pymoo.core.population import Population
+from pymoo.core.problem import Problem
+from pymoo.core.termination import NoTermination
+from pymoo.operators.selection.tournament import TournamentSelection
+from pymoo.problems.static import StaticProblem
+
+from uniads_bench.search.base import Ask, Observation, SearchSetup, best_feasible, feasible, register_searcher
+from uniads_bench.search.halving import Bracket, HalvingSchedule, rank_order
+from uniads_bench.search.methods import SearchMethod
+from uniads_bench.space.adapters import candidate_to_indices, indices_to_candidate, pymoo_variables
+from uniads_bench.space.candidate import Candidate
+from uniads_bench.space.space import Space
+
+DEFAULT_POP_SIZE = 12
+DEFAULT_SHRINK_RATE = 0.3
+DEFAULT_SHRINK_FLOOR = 0.2
+# Generations in a row whose offspring were all evaluated before; then the space is treated as exhausted.
+MAX_STALE_GENERATIONS = 8
+
+
+class ShrinkWeights:
+    """Per-gene sampling weights of options, shrunk for options seen in bad candidates, floored."""
+
+    def __init__(self, space: Space, rate: float, floor: float) -> None:
+        if not 0.0 <= rate < 1.0 or not 0.0 < floor <= 1.0:
+            raise ValueError(f"shrink_rate must be in [0, 1) and shrink_floor in (0, 1]; got {rate}, {floor}")
+        self.space, self.rate, self.floor = space, rate, floor
+        self.weights = {g.name: np.ones(len(g.options)) for g in space.genes}
+
+    def penalise(self, bad: Sequence[Candidate], spared: Sequence[Candidate]) -> None:
+        """Shrink the weight of every option some `bad` candidate uses and no `spared` candidate uses."""
+        keep = {(name, i) for c in spared for name, i in candidate_to_indices(self.space, c).items()}
+        hit = {(name, i) for c in bad for name, i in candidate_to_indices(self.space, c).items()} - keep
+        for name, i in sorted(hit):
+            self.weights[name][i] = max(self.floor, self.weights[name][i] * (1.0 - self.rate))
+
+    def resample(self, indices: dict[str, int], rng: np.random.Generator) -> dict[str, int]:
+        """Each gene keeps its option with probability ``w / max(w)``, else is redrawn in proportion to `w`."""
+        out = {}
+        for gene in self.space.genes:
+            w = self.weights[gene.name]
+            i = int(indices[gene.name])
+            if rng.random() >= w[i] / w.max():
+                i = int(rng.choice(len(w), p=w / w.sum()))
+            out[gene.name] = i
+        return out
+
+
+@register_searcher("uniads")
+class UniADSSearch:
+    """NSGA-II + successive halving + shrinking (module docstring). Options: ``pop_size`` (12), ``eta`` (3),
+    ``r_min`` (``max_epochs // eta**2``), ``shrink_rate`` (0.3), ``shrink_floor`` (0.2)."""
+
+    def __init__(self, setup: SearchSetup) -> None:
+        self.setup = setup
+        opts = setup.options
+        self.schedule = HalvingSchedule.from_options(opts, setup.max_epochs)
+        self.shrink = ShrinkWeights(setup.space, float(opts.get("shrink_rate", DEFAULT_SHRINK_RATE)),
+                                    float(opts.get("shrink_floor", DEFAULT_SHRINK_FLOOR)))
+        self.problem = Problem(vars=pymoo_variables(setup.space), n_obj=2, n_ieq_constr=1)
+        dedup = MixedVariableDuplicateElimination()
+        self.algorithm = NSGA2(
+            pop_size=int(opts.get("pop_size", DEFAULT_POP_SIZE)),
+            sampling=MixedVariableSampling(),
+            mating=MixedVariableMating(selection=TournamentSelection(func_comp=binary_tournament),
+                                       eliminate_duplicates=dedup),
+            eliminate_duplicates=dedup,
+        )
+        # pymoo builds its own Generator from this seed (never the global numpy RNG).
+        self.algorithm.setup(self.problem, termination=NoTermination(), seed=int(setup.rng.integers(2**31 - 1)),
+                             verbose=False)
+        self.archive: list[Observation] = []
+        self.reached: dict[str, Observation] = {}
+        self.brackets: list[Bracket] = []
+        self.bracket: Bracket | None = None
+        self.offspring: Population | None = None
+        self.offspring_candidates: list[Candidate] = []
+        self.exhausted = False
+
+    def ask(self) -> list[Ask]:
+        if self.bracket is not None and not self.bracket.done:
+            return self.bracket.asks()
+        if self.offspring is not None:
+            self._finish_generation()
+        for _ in range(MAX_STALE_GENERATIONS):
+            if self.exhausted or not self._next_offspring():
+                break
+            new = list({c.id: c for c in self.offspring_candidates if c.id not in self.reached}.values())
+            if new:
+                self.bracket = Bracket(new, self.schedule, self.setup.param_cap)
+                self.brackets.append(self.bracket)
+                return self.bracket.asks()
+            self._finish_generation()  # every offspring was evaluated before: tell from the archive, go on
+        self.exhausted = True
+        return []
+
+    def tell(self, observations: list[Observation]) -> None:
+        self.archive.extend(observations)
+        for obs in observations:
+            previous = self.reached.get(obs.ask.candidate.id)
+            if previous is None or obs.ask.fidelity.epochs >= previous.ask.fidelity.epochs:
+                self.reached[obs.ask.candidate.id] = obs
+        assert self.bracket is not None
+        self.bracket.tell(observations)
+
+    def chosen(self) -> Candidate | None:
+        return best_feasible(self.archive, self.setup.param_cap, self.setup.max_epochs)
+
+    def _next_offspring(self) -> bool:
+        """Ask pymoo for the next offspring and apply the shrinking repair; False when pymoo has none."""
+        pop = self.algorithm.ask()
+        if pop is None or len(pop) == 0:
+            self.exhausted = True
+            return False
+        rows = [self.shrink.resample(x, self.setup.rng) for x in pop.get("X")]
+        pop.set("X", np.array(rows, dtype=object))
+        self.offspring = pop
+        self.offspring_candidates = [indices_to_candidate(self.setup.space, x) for x in rows]
+        return True
+
+    def _finish_generation(self) -> None:
+        """Tell NSGA-II every offspring's highest-rung result, then shrink by the bracket's lowest rung."""
+        assert self.offspring is not None
+        cap = self.setup.param_cap
+        known = [c for c in self.offspring_candidates if c.id in self.reached]
+        if len(known) < len(self.offspring_candidates):
+            # The budget stopped the bracket mid-rung: drop the never-evaluated offspring.
+            self.offspring = self.offspring[np.array([c.id in self.reached for c in self.offspring_candidates])]
+            self.offspring_candidates = known
+        F, G = [], []
+        for c in self.offspring_candidates:
+            r = self.reached[c.id].result
+            overflow = (r.params - cap) / cap
+            if r.ok:
+                F.append([1.0 - r.top1 / 100.0, float(r.params)])
+                G.append([overflow])
+            else:
+                F.append([1.0, float(r.params)])
+                G.append([1.0 + max(0.0, overflow)])
+        if self.offspring_candidates:
+            static = StaticProblem(self.problem, F=np.array(F), G=np.array(G))
+            self.algorithm.evaluator.eval(static, self.offspring)
+            self.algorithm.tell(infills=self.offspring)
+        if self.bracket is not None and self.bracket.observed:
+            self._shrink(self.bracket.observed[0])
+        self.offspring, self.offspring_candidates, self.bracket = None, [], None
+
+    def _shrink(self, lowest: list[Observation]) -> None:
+        """Penalise the options of the rung's infeasible and bottom ``1/eta`` feasible candidates, sparing
+        those of its top ``1/eta`` (the ones promoted, when there was a next rung)."""
+        order = rank_order(lowest, self.setup.param_cap)
+        n_tail = self.schedule.survivors(len(order)) if len(order) > 1 else 0
+        bad = [o.ask.candidate for o in lowest if not feasible(o.result, self.setup.param_cap)]
+        bad += [lowest[i].ask.candidate for i in order[len(order) - n_tail:]]
+        spared = [lowest[i].ask.candidate for i in order[:n_tail]]
+        self.shrink.penalise(bad, spared)
+
+METHOD = SearchMethod(
+    name="uniads",
+    searcher="uniads",
+    description="NSGA-II over (val error, params) under the cap, successive halving, loss rejection, space shrinking",
+)
