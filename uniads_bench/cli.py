@@ -305,6 +305,50 @@ def teacher_verify(suite: str, track: str, data_dir: Path, cache_dir: Path | Non
     click.echo(f"{suite}/{track}: sha256 ok, test top-1 {top1:.2f}% (recorded {record.test_top1:.2f}%)")
 
 
+@cli.command()
+@click.argument("suite")
+@click.option("--distiller", "spec", required=True, help="A registered name or path/to/file.py:ClassName.")
+@click.option("--hparams", default="{}", help="The distiller's hyperparameters as a JSON object.")
+@run_options
+def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
+    """Train a distiller under SUITE's locked recipe, reference students and seeds; rank it against the board.
+
+    Its rows join the leaderboard as method `user:NAME`; the table shows its delta against every measured
+    method of the same track (same hardware, budget scale and data limit) with Welch's t-test over seeds.
+    """
+    import json
+
+    from uniads_bench.distill import get_distiller
+    from uniads_bench.leaderboard import load_board
+    from uniads_bench.leaderboard.compare import compare_rows
+    from uniads_bench.runner.run import RunOptions, run_suite
+    from uniads_bench.search import FixedMethod
+
+    try:
+        params = json.loads(hparams)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--hparams is not valid JSON: {exc}") from exc
+    if not isinstance(params, dict):
+        raise UserError("--hparams must be a JSON object, e.g. '{\"temperature\": 4}'")
+    if kwargs.pop("methods"):
+        raise UserError("compare trains only the given distiller; --methods does not apply")
+    cls = get_distiller(spec)
+    method = FixedMethod(name=f"user:{cls.name or spec}", distiller=spec, hparams=params,
+                         description=f"user distiller {spec}")
+    cache_dir = kwargs.pop("cache_dir")
+    kwargs.pop("executor")
+    options = RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
+    result = run_suite(suite, options, log=lambda line: click.echo(line, err=True), extra=method)
+    board = load_board(options.leaderboard_dir / f"{suite}.json")
+    for row in result.rows:
+        deltas = compare_rows(row, board)
+        click.echo(f"\n{suite} / {row.track}: {row.method} top-1 {row.top1_mean:.2f} ± {row.top1_std:.2f} (n={row.n})")
+        table = [[d.method, f"{d.top1_mean:.2f} ± {d.top1_std:.2f}", d.n, f"{d.delta:+.2f}",
+                  "-" if d.p_value is None else f"{d.p_value:.3g}"] for d in deltas]
+        click.echo(tabulate(table, headers=["method", "top-1 %", "n", "delta", "Welch p"], tablefmt="github")
+                   if table else "no measured rows under the same conditions to compare with")
+
+
 @cli.group()
 def leaderboard() -> None:
     """Show, re-render and check a suite's leaderboard under --leaderboard-dir."""

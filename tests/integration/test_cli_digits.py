@@ -120,3 +120,40 @@ def test_suites_and_doctor(tmp_path) -> None:
     assert suites.returncode == 0 and "digits" in suites.stdout
     doctor = cli("doctor", cwd=tmp_path)
     assert doctor.returncode == 0 and "torch" in doctor.stdout
+
+
+PLUGIN = '''
+import torch.nn.functional as F
+from uniads_bench.distill import Distiller
+
+
+class MyKD(Distiller):
+    needs = frozenset({"logits"})
+
+    def __init__(self, student, teacher, *, temperature=4.0):
+        super().__init__(student, teacher)
+        self.temperature = temperature
+
+    def forward(self, student, teacher, target, progress):
+        t = self.temperature
+        kd = F.kl_div(F.log_softmax(student.logits / t, dim=1), F.log_softmax(teacher.logits / t, dim=1),
+                      reduction="batchmean", log_target=True) * t * t
+        return {"ce": 0.5 * F.cross_entropy(student.logits, target), "kd": 0.5 * kd}
+'''
+
+
+def test_compare_a_plugin_distiller_against_the_board(finished_run) -> None:
+    tmp, _ = finished_run
+    plugin = tmp / "my_kd.py"
+    plugin.write_text(PLUGIN)
+    result = cli("compare", "digits", "--distiller", f"{plugin}:MyKD", "--hparams", '{"temperature": 2.0}',
+                 *run_args(tmp), cwd=tmp)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "user:MyKD top-1" in result.stdout
+    for method in ("vanilla", "kd", "random"):
+        assert f"| {method}" in result.stdout
+    assert "Welch p" in result.stdout
+    rows = {r["method"] for r in json.loads((tmp / "boards" / "digits.json").read_text())["rows"]}
+    assert "user:MyKD" in rows
+    broken = cli("compare", "digits", "--distiller", f"{plugin}:Nope", *run_args(tmp), cwd=tmp)
+    assert broken.returncode == 2 and "has no class 'Nope'" in broken.stderr

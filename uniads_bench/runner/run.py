@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from uniads_bench.runner.provenance import provenance
 from uniads_bench.runner.teachers import TeacherRecord
 from uniads_bench.search import Ask, FixedMethod, SearchSetup, get_method, make_searcher
 from uniads_bench.search.loop import search_loop
+from uniads_bench.search.methods import Method
 from uniads_bench.space import Candidate, track_space
 
 Log = Callable[[str], None]
@@ -136,8 +137,10 @@ class RunResult:
 class Runner:
     """Owns one run directory: its config, journal, evaluations, ledgers and outputs."""
 
-    def __init__(self, suite: Suite, options: RunOptions, run_dir: Path, log: Log) -> None:
+    def __init__(self, suite: Suite, options: RunOptions, run_dir: Path, log: Log,
+                 methods: Mapping[str, Method] | None = None) -> None:
         self.suite = suite
+        self.methods = dict(methods or {})
         self.options = options
         self.run_dir = run_dir
         self.log = log
@@ -174,7 +177,7 @@ class Runner:
 
     def _method_row(self, ctx: TrackContext, teacher: TeacherRecord, cost: CostModel, name: str,
                     prov: dict[str, Any]) -> LeaderboardRow:
-        method = get_method(name)
+        method = self.methods.get(name) or get_method(name)
         track = self.suite.track(ctx.name)
         finals: list[EvalResult] = []
         spent: list[float] = []
@@ -327,15 +330,21 @@ def prepare_run_dir(suite: Suite, options: RunOptions) -> Path:
     return run_dir
 
 
-def run_suite(name: str, options: RunOptions, log: Log = print) -> RunResult:
-    """Validate everything, then run the suite `name` (or resume it) and publish its leaderboard."""
+def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | None = None) -> RunResult:
+    """Validate everything, then run the suite `name` (or resume it) and publish its leaderboard.
+
+    Args:
+        extra: a method that is not registered (`compare`'s user distiller); the run then trains only it.
+    """
     suite = resolve_suite(load_suite(name), options)
+    if extra is not None:
+        suite = dataclasses.replace(suite, methods=(extra.name,))
     pick_device(options.device)
     data = load_arrays(suite, options.data_dir, options.data_limit)  # missing data stops the run before any write
     set_deterministic(options.deterministic)
     run_dir = prepare_run_dir(suite, options)
     log(f"run directory: {run_dir}")
     started = time.perf_counter()
-    result = Runner(suite, options, run_dir, log).run(data)
+    result = Runner(suite, options, run_dir, log, {extra.name: extra} if extra else None).run(data)
     log(f"finished in {time.perf_counter() - started:.0f}s")
     return result

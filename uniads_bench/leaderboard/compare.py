@@ -1,0 +1,39 @@
+"""`compare`: a new distiller's rows against every measured method of the same track, with Welch's t-test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scipy import stats
+
+from uniads_bench.leaderboard.records import LeaderboardRow
+
+
+@dataclass(frozen=True)
+class Delta:
+    """The new method minus one existing method on a track, with Welch's t-test over seeds."""
+
+    track: str
+    method: str
+    top1_mean: float
+    top1_std: float
+    n: int
+    delta: float
+    p_value: float | None
+
+
+def compare_rows(new: LeaderboardRow, board: list[LeaderboardRow]) -> list[Delta]:
+    """Deltas of `new` against the measured rows of its track measured under the same conditions (hardware,
+    budget scale, data limit); a p-value needs at least two seeds on each side."""
+    conditions = (new.hardware, new.budget_scale, new.data_limit)
+    out = []
+    for row in board:
+        if (row.kind != "measured" or row.track != new.track or row.method == new.method
+                or (row.hardware, row.budget_scale, row.data_limit) != conditions):
+            continue
+        p_value = None
+        if new.n >= 2 and row.n >= 2:
+            p_value = float(stats.ttest_ind(new.top1_per_seed, row.top1_per_seed, equal_var=False).pvalue)
+        out.append(Delta(row.track, row.method, row.top1_mean, row.top1_std, row.n, new.top1_mean - row.top1_mean,
+                         p_value))
+    return sorted(out, key=lambda d: -d.top1_mean)
