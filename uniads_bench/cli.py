@@ -349,6 +349,89 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
                    if table else "no measured rows under the same conditions to compare with")
 
 
+@cli.command()
+@click.argument("suite")
+@click.argument("track")
+@click.option("--method", required=True, help="A search method: uniads, random, random+halving, nevergrad:NAME.")
+@click.option("--evaluator", default="real", show_default=True,
+              help="real (train on the suite's data), replay:TABLE.csv[?opts] or synthetic:NAME.")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
+              help="Offline evaluators: budget in full-fidelity trainings of a model at the parameter cap.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-evaluations", type=click.IntRange(min=1), default=10_000, show_default=True)
+@run_options
+def search(suite: str, track: str, method: str, evaluator: str, budget: float, seed: int, max_evaluations: int,
+           **kwargs) -> None:
+    """Run one search method on SUITE's TRACK.
+
+    With `--evaluator real` this is `run SUITE --tracks TRACK --methods METHOD --seeds SEED` (search under the
+    suite's budget, then the final phase of its choice). Replay and synthetic evaluators cost no training:
+    the search runs against a table or a cheap problem with a known front, and the anytime hypervolume and
+    best error are printed.
+    """
+    if evaluator == "real":
+        for name, value in (("tracks", (track,)), ("methods", (method,)), ("seeds", (seed,))):
+            kwargs[name] = kwargs[name] or value
+        _run(suite, **kwargs)
+        return
+    from uniads_bench.search.evaluators import run_offline_search
+    from uniads_bench.search.metrics import anytime
+
+    load_suite(suite).track(track)
+    trace = run_offline_search(method, evaluator, budget, seed, max_evaluations)
+    points = anytime(list(trace.observations), list(trace.charges), budget, trace.param_cap, trace.max_epochs,
+                     (0.25, 0.5, 1.0))
+    click.echo(f"{method} on {evaluator}, seed {seed}: {len(trace.observations)} evaluations, "
+               f"{trace.spent:.3g} of {budget:g} budget units; chosen "
+               f"{trace.chosen.describe() if trace.chosen else 'none'}")
+    click.echo(tabulate([[f"{p.fraction:.0%}", f"{p.spent:.3g}", f"{p.hypervolume:.4f}", f"{p.best_error:.4f}"]
+                         for p in points], headers=["budget", "spent", "hypervolume", "best error"],
+                        tablefmt="github"))
+
+
+@cli.group()
+def replay() -> None:
+    """Tables for the replay evaluator, built from our own journals."""
+
+
+@replay.command("build")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The CSV to write (default: RUN_DIR/replay.csv).")
+def replay_build(run_dir: Path, output: Path | None) -> None:
+    """Turn RUN_DIR's journal (every search evaluation: genes, epochs, top-1, params) into a replay table."""
+    from uniads_bench.runner.atomic import atomic_write_text
+    from uniads_bench.runner.journal import Journal
+    from uniads_bench.search.evaluators import journal_to_table, table_csv
+
+    journal = run_dir / "journal.jsonl"
+    if not journal.is_file():
+        raise UserError(f"{run_dir} is not a run directory (no journal.jsonl)")
+    rows = journal_to_table(Journal(journal).read())
+    if not rows:
+        raise UserError(f"{journal} holds no search evaluations to replay")
+    target = output or run_dir / "replay.csv"
+    atomic_write_text(target, table_csv(rows))
+    click.echo(f"wrote {len(rows)} rows to {target}; use --evaluator replay:{target}")
+
+
+@cli.command()
+@device_option
+@click.option("--steps", type=click.IntRange(min=1), default=30, show_default=True)
+def calibrate(device: str, steps: int) -> None:
+    """Measure this device's training throughput (resnet8x4 and resnet32x4 steps) as a hardware profile.
+
+    Prints a `profiles.json` entry; budgets stay comparable only between runs that use the same profile.
+    """
+    import json
+
+    from uniads_bench.engine.calibrate import calibrate_profile
+    from uniads_bench.runner.run import pick_device
+
+    entry = calibrate_profile(pick_device(device), steps=steps)
+    click.echo(json.dumps({entry["name"]: {k: v for k, v in entry.items() if k != "name"}}, indent=2))
+
+
 @cli.group()
 def leaderboard() -> None:
     """Show, re-render and check a suite's leaderboard under --leaderboard-dir."""

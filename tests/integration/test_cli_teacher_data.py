@@ -81,3 +81,15 @@ def test_data_prepare_missing_then_real_cifar10(tmp_path) -> None:
     assert prepared.returncode == 0, prepared.stderr
     verified = cli("data", "verify", "cifar10", "--data-dir", str(tmp_path / "data"), cwd=tmp_path)
     assert verified.returncode == 0 and "match their sha256" in verified.stdout
+
+
+def test_offline_search_on_the_diswot_table_and_synthetic(tmp_path) -> None:
+    table = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "diswot-s1" / "resnet20_depth_cifar100.csv"
+    specs = ["synthetic:smooth"] + ([f"replay:{table}?metric=top1_kd"] if table.exists() else [])
+    for spec in specs:
+        result = cli("search", "digits", "cnn", "--method", "uniads", "--evaluator", spec, "--budget", "6",
+                     cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "hypervolume" in result.stdout and "chosen" in result.stdout
+    bad = cli("search", "digits", "cnn", "--method", "kd", "--evaluator", "synthetic:smooth", cwd=tmp_path)
+    assert bad.returncode == 2 and "fixed method" in bad.stderr
