@@ -66,7 +66,7 @@ def _run(suite: str, **kwargs) -> None:
     options = RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
     result = run_suite(suite, options, log=lambda line: click.echo(line, err=True))
     click.echo(result.table)
-    click.echo(f"\nrun directory: {result.run_dir}\nleaderboard: {options.leaderboard_dir / (suite + '.md')}")
+    click.echo(f"\nrun directory: {result.run_dir}\nleaderboard: {result.board_path}")
 
 
 class SuiteGroup(click.Group):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SCALE = "0.2"
+SCALE = "0.3"
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -34,16 +34,18 @@ def test_run_prints_and_writes_a_leaderboard(finished_run) -> None:
     tmp, result = finished_run
     table_methods = {cell.strip() for line in result.stdout.splitlines() if line.startswith("|")
                      for cell in line.split("|")[2:3]}
-    assert {"vanilla", "kd", "random"} <= table_methods
+    assert {"vanilla", "kd", "random", "uniads"} <= table_methods
     board = json.loads((tmp / "boards" / "digits.json").read_text())
     rows = {r["method"]: r for r in board["rows"]}
-    assert set(rows) == {"vanilla", "kd", "random"}
+    assert set(rows) == {"vanilla", "kd", "random", "uniads"}
     for row in rows.values():
         assert row["kind"] == "measured" and row["n"] == 3 and len(row["top1_per_seed"]) == 3
         assert 10.0 < row["top1_mean"] <= 100.0  # better than chance on 10 classes
         assert row["hardware"] and row["git_commit"] and row["config_hash"]
-    assert rows["random"]["search_evaluations"] > 0
-    assert 0 < rows["random"]["budget_used_gpu_hours"] <= rows["random"]["budget_declared_gpu_hours"]
+    for search in ("random", "uniads"):
+        assert rows[search]["search_evaluations"] > 0
+        assert 0 < rows[search]["budget_used_gpu_hours"] <= rows[search]["budget_declared_gpu_hours"]
+    assert rows["random"]["budget_declared_gpu_hours"] == rows["uniads"]["budget_declared_gpu_hours"]
     markdown = (tmp / "boards" / "digits.md").read_text()
     assert "Track `cnn`" in markdown and "Teacher `digits_cnn_teacher`" in markdown
 
@@ -55,7 +57,9 @@ def test_run_directory_holds_config_journal_summary(finished_run) -> None:
     assert config["suite"]["name"] == "digits" and len(config["config_hash"]) == 64
     records = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
     finals = [r for r in records if r["phase"] == "final"]
-    assert len(finals) == 9  # 3 methods x 3 seeds
+    assert len(finals) == 12  # 4 methods x 3 seeds
+    rungs = {r["epochs"] for r in records if r["key"].startswith("cnn/uniads/") and r["phase"] == "search"}
+    assert len(rungs) > 1  # successive halving trained candidates at more than one fidelity
     assert all("charge_gpu_hours" in r and "wall_seconds" in r["result"] for r in records)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["tracks"]["cnn"]["teacher"]["test_top1"] > 80.0
@@ -150,7 +154,7 @@ def test_compare_a_plugin_distiller_against_the_board(finished_run) -> None:
                  *run_args(tmp), cwd=tmp)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "user:MyKD top-1" in result.stdout
-    for method in ("vanilla", "kd", "random"):
+    for method in ("vanilla", "kd", "random", "uniads"):
         assert f"| {method}" in result.stdout
     assert "Welch p" in result.stdout
     rows = {r["method"] for r in json.loads((tmp / "boards" / "digits.json").read_text())["rows"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -30,13 +31,14 @@ def cpu_model() -> str:
 
 
 def _cpu_count() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def git_state() -> dict[str, Any]:
-    """Commit and dirty flag of the source tree, when it is a git checkout."""
+    """Commit and dirty flag of the source tree, when it is a git checkout; in an image built without `.git`,
+    the commit the image was built from (`UNIADS_GIT_COMMIT`, set by the Dockerfile's GIT_COMMIT argument)."""
+    if os.environ.get("UNIADS_GIT_COMMIT"):
+        return {"git_commit": os.environ["UNIADS_GIT_COMMIT"], "git_dirty": False}
     root = Path(uniads_bench.__file__).resolve().parent.parent
 
     def git(*args: str) -> str:

@@ -132,6 +132,7 @@ class RunResult:
     run_dir: Path
     rows: list[LeaderboardRow]
     table: str
+    board_path: Path
 
 
 class Runner:
@@ -168,7 +169,7 @@ class Runner:
         atomic_write_json(self.run_dir / "summary.json", summary)
         atomic_write_text(self.run_dir / "leaderboard.md", render_markdown(self.suite.name, rows))
         self._publish(rows, prov)
-        return RunResult(self.run_dir, rows, table)
+        return RunResult(self.run_dir, rows, table, self.options.leaderboard_dir / f"{self.suite.name}.md")
 
     def _publish(self, rows: list[LeaderboardRow], prov: dict[str, Any]) -> None:
         directory = self.options.leaderboard_dir

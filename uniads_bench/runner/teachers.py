@@ -22,6 +22,8 @@ from uniads_bench.config import Suite, Track
 from uniads_bench.data.loader import DeviceDataset
 from uniads_bench.engine.train import evaluate_top1, train_model
 from uniads_bench.errors import UserError
+from uniads_bench.models.base import build_seeded
+from uniads_bench.rng import derive_seed
 from uniads_bench.runner.atomic import atomic_write_bytes, atomic_write_json
 
 TEACHER_SEED = 0
@@ -45,13 +47,15 @@ class TeacherRecord:
 
 
 def build_teacher_model(name: str, num_classes: int) -> nn.Module:
-    """The (untrained) teacher network called `name`: a digits CNN or any zoo model."""
+    """The (untrained) teacher network called `name`: a digits CNN or any zoo model, its initial weights a
+    function of the teacher seed alone, so a trained teacher is the same on every run."""
     from uniads_bench.models.digits import TEACHERS
     from uniads_bench.models.zoo import build_model
 
+    seed = derive_seed(TEACHER_SEED, "teacher-init", name)
     if name in TEACHERS:
-        return TEACHERS[name](num_classes)
-    return build_model(name, num_classes)
+        return build_seeded(lambda: TEACHERS[name](num_classes), seed)
+    return build_model(name, num_classes, seed=seed)
 
 
 def trained_path(cache_dir: Path, suite: Suite, track: Track, train_images: int) -> Path:
