@@ -55,7 +55,11 @@ def test_run_directory_holds_config_journal_summary(finished_run) -> None:
     (run_dir,) = list((tmp / "runs").iterdir())
     config = json.loads((run_dir / "config.json").read_text())
     assert config["suite"]["name"] == "digits" and len(config["config_hash"]) == 64
-    records = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    records = [r for r in lines if r["type"] == "evaluation"]
+    ends = {r["method"]: r for r in lines if r["type"] == "search" and r["seed"] == 0}
+    assert ends["uniads"]["state"]["generations"] >= 1 and "sampling_weights" in ends["uniads"]["state"]
+    assert ends["random"]["chosen"] is not None
     finals = [r for r in records if r["phase"] == "final"]
     assert len(finals) == 12  # 4 methods x 3 seeds
     rungs = {r["epochs"] for r in records if r["key"].startswith("cnn/uniads/") and r["phase"] == "search"}

@@ -146,7 +146,7 @@ class Runner:
         self.run_dir = run_dir
         self.log = log
         self.journal = Journal(run_dir / "journal.jsonl")
-        self.replay = {r["key"]: r for r in self.journal.read() if r.get("type") == "evaluation"}
+        self.replay = {r["key"]: r for r in self.journal.read()}
         self.device = pick_device(options.device)
         self.profile = load_profile(suite.hardware_profile)
 
@@ -239,6 +239,12 @@ class Runner:
         )
         wall = sum(o.result.wall_seconds for o in history)
         chosen = searcher.chosen()
+        key = f"{prefix}/search-end"
+        if key not in self.replay:
+            self.journal.append({"type": "search", "key": key, "track": track.name, "method": method.name,
+                                 "seed": seed, "chosen": chosen.to_json() if chosen else None,
+                                 "evaluations": ledger.evaluations, "spent_gpu_hours": ledger.spent_gpu_hours,
+                                 "state": searcher.state()})
         self.log(f"[{prefix}] search done: {ledger.evaluations} evaluations, "
                  f"{ledger.spent_gpu_hours:.4g} of {ledger.declared_gpu_hours:.4g} GPU-h; chosen "
                  f"{chosen.describe() if chosen else 'none'}")

@@ -62,6 +62,14 @@ class Searcher(Protocol):
         """The candidate the search hands to the final phase (best feasible at the top fidelity)."""
         ...
 
+    def state(self) -> dict[str, Any]:
+        """A JSON-ready summary of what the search has learned, journaled when it ends (for analysis).
+
+        Resume does not restore it: the runner replays the journal through a fresh searcher, which asks the
+        same sequence again because it depends only on its seed and the results it was told.
+        """
+        ...
+
 
 _SEARCHERS: dict[str, Callable[[SearchSetup], Searcher]] = {}
 

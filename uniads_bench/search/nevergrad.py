@@ -17,6 +17,8 @@ seeded from the search generator, which every optimizer draws from.
 
 from __future__ import annotations
 
+from typing import Any
+
 import nevergrad as ng
 
 from uniads_bench.engine.result import EvalResult, Fidelity
@@ -82,3 +84,9 @@ class NevergradSearch:
 
     def chosen(self) -> Candidate | None:
         return best_feasible(self.history, self.setup.param_cap, self.setup.max_epochs)
+
+    def state(self) -> dict[str, Any]:
+        # NGOpt delegates to an optimizer it picks; record which, since a benchmark must say what ran.
+        inner = getattr(self.optimizer, "optim", None)
+        return {"evaluated": len(self.history), "optimizer": type(self.optimizer).__name__,
+                "delegate": type(inner).__name__ if inner is not None else None}

@@ -3,6 +3,8 @@ halving brackets (`random+halving`, the same halving code as `uniads`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from uniads_bench.engine.result import Fidelity
 from uniads_bench.search.base import Ask, Observation, SearchSetup, best_feasible, register_searcher
 from uniads_bench.search.halving import Bracket, HalvingSchedule
@@ -42,6 +44,9 @@ class RandomSearch:
     def chosen(self) -> Candidate | None:
         return best_feasible(self.history, self.setup.param_cap, self.setup.max_epochs)
 
+    def state(self) -> dict[str, Any]:
+        return {"evaluated": len(self.history), "sampled": len(self.seen)}
+
 
 @register_searcher("random+halving")
 class RandomHalving:
@@ -70,3 +75,7 @@ class RandomHalving:
 
     def chosen(self) -> Candidate | None:
         return best_feasible(self.history, self.setup.param_cap, self.setup.max_epochs)
+
+    def state(self) -> dict[str, Any]:
+        return {"evaluated": len(self.history), "sampled": len(self.seen), "brackets": len(self.brackets),
+                "rungs": list(self.schedule.rungs)}

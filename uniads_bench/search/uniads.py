@@ -28,6 +28,7 @@ in the archive of every evaluation; ties go to fewer parameters, then to the ear
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2, binary_tournament
@@ -139,6 +140,14 @@ class UniADSSearch:
 
     def chosen(self) -> Candidate | None:
         return best_feasible(self.archive, self.setup.param_cap, self.setup.max_epochs)
+
+    def state(self) -> dict[str, Any]:
+        weights = {gene.name: {str(option): round(float(w), 4) for option, w in
+                               zip(gene.options, self.shrink.weights[gene.name], strict=True)}
+                   for gene in self.setup.space.genes}
+        return {"generations": int(self.algorithm.n_gen or 0), "evaluated": len(self.archive),
+                "candidates": len(self.reached), "rungs": list(self.schedule.rungs), "exhausted": self.exhausted,
+                "sampling_weights": weights}
 
     def _next_offspring(self) -> bool:
         """Ask pymoo for the next offspring and apply the shrinking repair; False when pymoo has none."""
