@@ -24,7 +24,7 @@ REFERENCE = {"width": 8, "depth": 1}
 def ctx(tmp_path_factory):
     suite = resolve_suite(load_suite("digits"), RunOptions(budget_scale=0.25))
     context, _ = build_context(suite, suite.tracks[0], load_digits_arrays(), torch.device("cpu"),
-                               Path(tmp_path_factory.mktemp("cache")), log=lambda _: None)
+                               Path(tmp_path_factory.mktemp("cache")), Path("unused"), log=lambda _: None)
     return context
 
 

@@ -115,3 +115,42 @@ def imagenet_loader(
         # The loader draws worker base seeds when iterated; from the global RNG unless it has its own generator.
         generator=torch_generator(seed, "imagenet-workers", epoch),
     )
+
+
+class ImageFolderStream:
+    """A full-resolution ImageFolder split as the training loop reads it: seeded per-epoch batches decoded by
+    worker processes and moved to `device` (the final phase of the ImageNet suite).
+
+    Unlike `DeviceDataset` its epochs are not resident, so the teacher cache cannot serve it: distillers
+    read the teacher online.
+    """
+
+    supports_teacher_cache = False
+
+    def __init__(self, root: str | os.PathLike[str], split: str, workers: int, device: torch.device) -> None:
+        """`split` is ``train`` (read with `batches`) or ``val`` (read with `eval_batches`)."""
+        self.root, self.split, self.workers, self.device = Path(root), split, workers, device
+        classes = image_folder_classes(self.root / "train") if split == "val" else None
+        _, samples = list_image_folder(self.root / split, classes)
+        if not samples:
+            raise UserError(f"{self.root / split} holds no images")
+        self._count = len(samples)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def batches(
+        self, seed: int, epoch: int, batch_size: int, augment: object = None
+    ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor]]:
+        """Yield (start, stop, images, labels) over one training epoch (RandomResizedCrop 224 + flip; the
+        recipe's pad/flip settings are for array data and do not apply)."""
+        start = 0
+        for x, y in imagenet_loader(self.root, self.split, batch_size, self.workers, seed, epoch):
+            stop = start + len(y)
+            yield start, stop, x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            start = stop
+
+    def eval_batches(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (images, labels) of the split in order (Resize 256 + CenterCrop 224)."""
+        for x, y in imagenet_loader(self.root, self.split, batch_size, self.workers, seed=0):
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)

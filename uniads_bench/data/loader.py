@@ -38,6 +38,9 @@ class EpochPlan:
 class DeviceDataset:
     """A labelled uint8 image array on a device, normalised on the fly per batch."""
 
+    # Epoch views are a function of (seed, epoch), so a teacher's outputs for a whole epoch can be cached.
+    supports_teacher_cache = True
+
     def __init__(
         self,
         images: Tensor,

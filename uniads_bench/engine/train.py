@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +33,22 @@ from uniads_bench.space.candidate import Candidate
 
 TEACHER_BATCH = 512
 EVAL_BATCH = 1024
+
+
+class TrainData(Protocol):
+    """What the training loop reads: a `DeviceDataset` (arrays on the device), or a stream of decoded
+    full-resolution batches (`data.imagenet.ImageFolderStream`), which the teacher cache cannot serve."""
+
+    device: torch.device
+    supports_teacher_cache: bool
+
+    def __len__(self) -> int: ...
+
+    def batches(
+        self, seed: int, epoch: int, batch_size: int, augment: Augment
+    ) -> Iterator[tuple[int, int, Tensor, Tensor]]: ...
+
+    def eval_batches(self, batch_size: int) -> Iterator[tuple[Tensor, Tensor]]: ...
 
 
 @dataclass(frozen=True)
@@ -56,13 +72,14 @@ class TrackContext:
     input_shape: tuple[int, int, int]
     search_train: DeviceDataset
     val: DeviceDataset
-    final_train: DeviceDataset
-    test: DeviceDataset
+    final_train: TrainData
+    test: TrainData
     teacher: nn.Module
     recipe: Recipe
     device: torch.device
     cache: TeacherCache
     guards: Guards = field(default_factory=Guards)
+    final_input_shape: tuple[int, int, int] | None = None  # when the final phase trains at another resolution
 
     @property
     def teacher_dims(self) -> TapDims:
@@ -126,14 +143,15 @@ def train_candidate(
         student = ctx.family.build(candidate.arch_dict, ctx.num_classes)
         distiller = build_distiller(candidate.distiller, student.tap_dims(), ctx.teacher_dims, candidate.hparams_dict)
         params = count_params(student)
-        macs = count_flops(student, ctx.input_shape)
+        shape = ctx.final_input_shape if phase == "final" and ctx.final_input_shape else ctx.input_shape
+        macs = count_flops(student, shape)
         fit = _Fit()
         top1, tb = 0.0, ""
         try:
             if param_cap is not None and params > param_cap:
                 fit.status, fit.reason = "rejected", f"{params} parameters exceed the cap of {param_cap}"
                 return _result(ctx, candidate, fit, 0.0, params, macs, started, hits0, misses0, "")
-            student.to(ctx.device)
+            student.to(ctx.device, memory_format=_memory_format(ctx.device))
             distiller.to(ctx.device)
             recipe = apply_optim_genes(ctx.recipe, candidate)
             fit = _fit(student, distiller, train_ds, recipe, fidelity.epochs, seed, phase,
@@ -179,7 +197,7 @@ def _result(
 def _fit(
     student: nn.Module,
     distiller: Distiller,
-    data: DeviceDataset,
+    data: TrainData,
     recipe: Recipe,
     epochs: int,
     seed: int,
@@ -197,7 +215,7 @@ def _fit(
     trainable = list(student.parameters()) + list(distiller.parameters())
     optimizer = torch.optim.SGD(trainable, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     needs = type(distiller).needs_for(distiller_hparams or {})
-    cached = cache is not None and bool(needs) and "stages" not in needs
+    cached = cache is not None and bool(needs) and "stages" not in needs and data.supports_teacher_cache
     check_every = guards.check_every if guards else 50
     fit = _Fit()
     window: dict[str, Tensor] = {}
@@ -205,17 +223,17 @@ def _fit(
     student.train()
     distiller.train()
     for epoch in range(epochs):
-        plan = data.plan(seed, epoch, augment)
         epoch_teacher = None
         if cached:
             key = f"{phase}/{seed}/{epoch}"
             fit.views.append(key)
+            plan = data.plan(seed, epoch, augment)
             epoch_teacher = cache.get(key, functools.partial(teacher_epoch_outputs, teacher, data, plan, augment.pad))
-        for start, stop in bounds:
+        for start, stop, x, y in data.batches(seed, epoch, recipe.batch_size, augment):
             lr = recipe.lr * recipe.gamma ** sum(step >= m for m in milestones)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = data.batch(plan, start, stop, augment.pad)
+            x = _layout(x)
             with _autocast(data.device):
                 s_taps = student.forward_taps(x, stages="stages" in needs)
                 if not needs:
@@ -285,20 +303,20 @@ def teacher_epoch_outputs(teacher: nn.Module, data: DeviceDataset, plan: EpochPl
     return torch.cat(logits), torch.cat(features)
 
 
-def evaluate_top1(model: nn.Module, data: DeviceDataset) -> float:
+def evaluate_top1(model: nn.Module, data: TrainData) -> float:
     """Top-1 accuracy (%) of `model` on `data`, without augmentation, with one host sync."""
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=data.device)
     with torch.inference_mode(), _autocast(data.device):
         for x, y in data.eval_batches(EVAL_BATCH):
-            correct += (model(x).argmax(1) == y).sum()
+            correct += (model(_layout(x)).argmax(1) == y).sum()
     return 100.0 * int(correct) / len(data)
 
 
-def train_model(model: nn.Module, recipe: Recipe, data: DeviceDataset, seed: int) -> None:
+def train_model(model: nn.Module, recipe: Recipe, data: TrainData, seed: int) -> None:
     """Train a network with cross-entropy for `recipe.epochs` (teachers): the same loop, no guards."""
     with _seeded(derive_seed(seed, "teacher"), data.device):
-        model.to(data.device)
+        model.to(data.device, memory_format=_memory_format(data.device))
         distiller = build_distiller("ce", model.tap_dims(), model.tap_dims(), {})
         fit = _fit(model, distiller, data, recipe, recipe.epochs, seed, "teacher", guards=None)
     if fit.status != "ok":
@@ -312,6 +330,15 @@ def _seeded(seed: int, device: torch.device) -> Iterator[None]:
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+def _memory_format(device: torch.device) -> torch.memory_format:
+    return torch.channels_last if device.type == "cuda" else torch.preserve_format
+
+
+def _layout(x: Tensor) -> Tensor:
+    """channels_last on CUDA, where tensor-core convolutions want it; CPU keeps the default layout."""
+    return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
 
 
 def _autocast(device: torch.device) -> contextlib.AbstractContextManager:

@@ -15,6 +15,7 @@ from uniads_bench.data.loader import DeviceDataset
 from uniads_bench.data.splits import holdout_split
 from uniads_bench.engine.teacher_cache import TeacherCache
 from uniads_bench.engine.train import TrackContext
+from uniads_bench.errors import UserError
 from uniads_bench.models.family import track_family
 from uniads_bench.runner.teachers import TeacherRecord, ensure_teacher
 
@@ -54,21 +55,28 @@ class Splits:
     test: DeviceDataset
 
 
-def device_splits(suite: Suite, data: DatasetArrays, device: torch.device) -> Splits:
+def device_splits(suite: Suite, data: DatasetArrays, device: torch.device, data_dir: Path) -> Splits:
     train_idx, val_idx = holdout_split(data.train.labels, suite.val_count, suite.split_seed)
-    return Splits(
-        search_train=_device_data(data.train.subset(train_idx), data, device),
-        val=_device_data(data.train.subset(val_idx), data, device),
-        final_train=_device_data(data.train, data, device),
-        test=_device_data(data.test, data, device),
-    )
+    search_train = _device_data(data.train.subset(train_idx), data, device)
+    val = _device_data(data.train.subset(val_idx), data, device)
+    if not suite.final_resolution:
+        return Splits(search_train, val, _device_data(data.train, data, device), _device_data(data.test, data, device))
+    from uniads_bench.data.imagenet import ImageFolderStream
+
+    root = data_dir / suite.dataset
+    if not (root / "train").is_dir() or not (root / "val").is_dir():
+        raise UserError(f"the {suite.name} final phase trains at {suite.final_resolution} px from an ImageFolder "
+                        f"tree: put train/<class>/*.JPEG and val/<class>/*.JPEG under {root}")
+    return Splits(search_train, val, ImageFolderStream(root, "train", suite.loader_workers, device),
+                  ImageFolderStream(root, "val", suite.loader_workers, device))
 
 
 def build_context(
-    suite: Suite, track: Track, data: DatasetArrays, device: torch.device, cache_dir: Path, log=print
+    suite: Suite, track: Track, data: DatasetArrays, device: torch.device, cache_dir: Path, data_dir: Path,
+    log=print,
 ) -> tuple[TrackContext, TeacherRecord]:
     """The TrackContext of `track`, with its teacher loaded from the cache or trained."""
-    splits = device_splits(suite, data, device)
+    splits = device_splits(suite, data, device, data_dir)
     teacher, record = ensure_teacher(suite, track, splits.final_train, splits.test, data.num_classes, cache_dir, log)
     recipe = suite.recipe if track.student_lr is None else Recipe(**{**suite.recipe.__dict__, "lr": track.student_lr})
     context = TrackContext(
@@ -84,5 +92,6 @@ def build_context(
         recipe=recipe,
         device=device,
         cache=TeacherCache(TEACHER_CACHE_BYTES),
+        final_input_shape=(3, suite.final_resolution, suite.final_resolution) if suite.final_resolution else None,
     )
     return context, record
