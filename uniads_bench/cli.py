@@ -1,6 +1,7 @@
 """The `uniads-bench` command line. Every suite name is also a command: `uniads-bench digits` == `run digits`.
 
-User errors print one clear message and exit with code 2 before any work; bugs keep their traceback.
+User errors print one clear message and exit with code 2 before any work (3: a search aborted by its failure
+budget); SIGINT/SIGTERM exit with 130/143 and say how to resume; bugs keep their traceback.
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ def _track_data(suite_name: str, track_name: str, data_dir: Path, device: str):
     suite = load_suite(suite_name)
     track = suite.track(track_name)
     arrays = load_arrays(suite, data_dir)
-    return suite, track, arrays, device_splits(suite, arrays, pick_device(device))
+    return suite, track, arrays, device_splits(suite, arrays, pick_device(device), data_dir)
 
 
 @teacher.command("train")
@@ -339,10 +340,11 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
     kwargs.pop("executor")
     options = RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
     result = run_suite(suite, options, log=lambda line: click.echo(line, err=True), extra=method)
-    board = load_board(options.leaderboard_dir / f"{suite}.json")
+    board = load_board(result.board_path.with_suffix(".json"))
     for row in result.rows:
         deltas = compare_rows(row, board)
-        click.echo(f"\n{suite} / {row.track}: {row.method} top-1 {row.top1_mean:.2f} ± {row.top1_std:.2f} (n={row.n})")
+        click.echo(f"\n{row.suite} / {row.track}: {row.method} top-1 {row.top1_mean:.2f} ± {row.top1_std:.2f} "
+                   f"(n={row.n})")
         table = [[d.method, f"{d.top1_mean:.2f} ± {d.top1_std:.2f}", d.n, f"{d.delta:+.2f}",
                   "-" if d.p_value is None else f"{d.p_value:.3g}"] for d in deltas]
         click.echo(tabulate(table, headers=["method", "top-1 %", "n", "delta", "Welch p"], tablefmt="github")
@@ -432,6 +434,20 @@ def calibrate(device: str, steps: int) -> None:
     click.echo(json.dumps({entry["name"]: {k: v for k, v in entry.items() if k != "name"}}, indent=2))
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def analyze(run_dir: Path) -> None:
+    """The search-result analysis of RUN_DIR: option frequency among Pareto and top-k candidates against how
+    often each option was sampled, and gene importance for accuracy; written to RUN_DIR/analysis/."""
+    from uniads_bench.leaderboard.analyze import analyze as analyze_run
+    from uniads_bench.leaderboard.analyze import render_analysis, write_analysis
+
+    report = analyze_run(run_dir)
+    paths = write_analysis(report, run_dir / "analysis")
+    click.echo(render_analysis(report))
+    click.echo("\nwritten: " + ", ".join(str(p) for p in paths))
+
+
 @cli.group()
 def leaderboard() -> None:
     """Show, re-render and check a suite's leaderboard under --leaderboard-dir."""
@@ -466,11 +482,13 @@ def leaderboard_show(suite: str, leaderboard_dir: Path) -> None:
 def leaderboard_render(suite: str, leaderboard_dir: Path) -> None:
     """Re-render SUITE's Markdown from its JSON records, refreshing the reported rows from the suite file."""
     from uniads_bench.leaderboard import merge_rows, reported_rows
+    from uniads_bench.runner.lock import board_lock
     from uniads_bench.runner.run import write_board
 
     loaded = load_suite(suite)
-    rows = [r for r in _board(suite, leaderboard_dir) if r.kind == "measured"]
-    write_board(leaderboard_dir, loaded, merge_rows(rows, reported_rows(loaded)))
+    with board_lock(leaderboard_dir / f"{suite}.json"):
+        rows = [r for r in _board(suite, leaderboard_dir) if r.kind == "measured"]
+        write_board(leaderboard_dir, loaded, merge_rows(rows, reported_rows(loaded)))
     click.echo(f"rendered {leaderboard_dir / (suite + '.md')}")
 
 
@@ -490,11 +508,16 @@ def leaderboard_check(suite: str, leaderboard_dir: Path) -> None:
 
 def main() -> None:
     """Entry point: map user errors to exit code 2 with one clear message."""
+    from uniads_bench.runner.signals import RunInterrupted
+
     try:
         cli.main(standalone_mode=False)
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(UserError.exit_code)
+        sys.exit(exc.exit_code)
+    except RunInterrupted as exc:
+        click.echo(f"stopped: {exc}", err=True)
+        sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

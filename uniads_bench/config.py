@@ -40,11 +40,19 @@ class Recipe:
 
 @dataclass(frozen=True)
 class SearchSettings:
-    """What a search method may spend and how candidates are scored during the search."""
+    """What a search method may spend and how candidates are scored during the search.
+
+    Attributes:
+        max_failure_share: a search aborts when more than this share of its last `failure_window`
+            evaluations failed or ran out of memory (a broken plug-in should not burn the whole budget);
+            rejected and diverged candidates are search outcomes, not failures.
+    """
 
     budget_gpu_hours: float
     epochs: int
     max_evaluations: int = 10_000
+    max_failure_share: float = 0.5
+    failure_window: int = 8
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,12 @@ class Track:
 
 @dataclass(frozen=True)
 class Suite:
-    """A whole benchmark: dataset, protocol, tracks, methods, seeds and budget."""
+    """A whole benchmark: dataset, protocol, tracks, methods, seeds and budget.
+
+    `final_resolution` 0 trains every phase on the prepared arrays; a resolution (ImageNet: 224) trains the
+    final phase on the raw ImageFolder tree at that size with `loader_workers` decode processes, while search
+    rungs stay on the prepared low-resolution arrays.
+    """
 
     name: str
     dataset: str
@@ -109,6 +122,8 @@ class Suite:
     teacher_recipe: Recipe
     search: SearchSettings
     tracks: tuple[Track, ...]
+    final_resolution: int = 0
+    loader_workers: int = 8
 
     def track(self, name: str) -> Track:
         for track in self.tracks:
@@ -180,6 +195,14 @@ def _check_semantics(suite: Suite, problems: list[str]) -> None:
             problems.append(f"{section}.lr: must be > 0, got {recipe.lr}")
     if suite.search.epochs <= 0:
         problems.append(f"search.epochs: must be > 0, got {suite.search.epochs}")
+    if suite.search.max_evaluations <= 0:
+        problems.append(f"search.max_evaluations: must be > 0, got {suite.search.max_evaluations}")
+    if not 0.0 <= suite.search.max_failure_share <= 1.0:
+        problems.append(f"search.max_failure_share: must be in [0, 1], got {suite.search.max_failure_share}")
+    if suite.search.failure_window <= 0:
+        problems.append(f"search.failure_window: must be > 0, got {suite.search.failure_window}")
+    if suite.final_resolution not in (0, 224):
+        problems.append(f"final_resolution: 0 (prepared arrays) or 224 (ImageFolder), got {suite.final_resolution}")
     if suite.val_count <= 0:
         problems.append(f"val_count: must be > 0, got {suite.val_count}")
     for i, method in enumerate(suite.methods):

@@ -32,7 +32,7 @@ def test_schema_problems_reported_together_with_dotted_paths() -> None:
         parse_suite(data, "test suite")
     assert info.value.problems == [
         "bogus: unknown key; allowed: name, dataset, description, seeds, val_count, split_seed, hardware_profile, "
-        "methods, recipe, teacher_recipe, search, tracks",
+        "methods, recipe, teacher_recipe, search, tracks, final_resolution, loader_workers",
         "recipe.epochs: expected int, got str 'many'",
         "search.epochs: required key is missing",
         "tracks[0].param_cap: expected int, got float 1.5",

@@ -1,15 +1,27 @@
 """Atomic file writes: a temp file in the same directory, fsync, then replace.
 
-A crash or a full disk mid-write leaves the previous file intact.
+A crash or a full disk mid-write leaves the previous file intact; a full disk stops the run with a
+`UserError` saying so, since only the user can free space.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from uniads_bench.errors import UserError
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(path: Path, exc: OSError) -> UserError:
+    """The error for a write to `path` that failed for lack of space or quota."""
+    return UserError(f"no space left on the device writing {path} ({exc.strerror}); the previous file is "
+                     "intact; free some space, then continue with --resume RUN_DIR")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -23,8 +35,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise disk_full(path, exc) from exc
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

@@ -1,7 +1,8 @@
 """The run journal: append-only JSON Lines, one record per evaluation, the source of truth for resume.
 
-Each append takes an exclusive lock, writes one line, flushes and fsyncs. On reading, a torn last line (a
-crash mid-append) is dropped with a warning; damage anywhere else is an error naming the line.
+Each append takes an exclusive lock, writes one line, flushes and fsyncs, with SIGINT/SIGTERM held until
+the line is on disk, so an interrupt never tears a record (only `kill -9` or a full disk can). On reading,
+a torn last line (a crash mid-append) is dropped with a warning; damage elsewhere is an error naming the line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from uniads_bench.errors import UserError
+from uniads_bench.runner.atomic import DISK_FULL, disk_full
+from uniads_bench.runner.signals import signals_blocked
 
 
 class Journal:
@@ -24,14 +27,19 @@ class Journal:
 
     def append(self, record: dict[str, Any]) -> None:
         line = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
-        with open(self.path, "a", encoding="utf-8") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                handle.write(line)
-                handle.flush()
-                os.fsync(handle.fileno())
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        try:
+            with signals_blocked(), open(self.path, "a", encoding="utf-8") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    handle.write(line)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+        except OSError as exc:
+            if exc.errno in DISK_FULL:  # the partial line is a torn last line, dropped on resume
+                raise disk_full(self.path, exc) from exc
+            raise
 
     def read(self) -> list[dict[str, Any]]:
         """All complete records. An unterminated final line is a torn append: it is dropped with a warning

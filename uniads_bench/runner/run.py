@@ -2,7 +2,9 @@
 
 Every evaluation is appended to the run's journal before the run moves on. Resuming replays the same
 deterministic sequence of asks; evaluations found in the journal are served from it instead of being
-trained again, so an interrupted run finishes with the same results as an uninterrupted one.
+trained again, so an interrupted run finishes with the same results as an uninterrupted one. One process
+writes a run directory at a time (`run_lock`); SIGINT/SIGTERM stop the run between journal records
+(`stop_on_signals`); a search whose evaluations keep failing is aborted (`FailureBudget`).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +46,9 @@ from uniads_bench.runner.atomic import atomic_write_json, atomic_write_text
 from uniads_bench.runner.context import build_context, load_arrays
 from uniads_bench.runner.journal import Journal
 from uniads_bench.runner.ledger import BudgetLedger
+from uniads_bench.runner.lock import board_lock, run_lock
 from uniads_bench.runner.provenance import provenance
+from uniads_bench.runner.signals import RunInterrupted, stop_on_signals
 from uniads_bench.runner.teachers import TeacherRecord
 from uniads_bench.search import Ask, FixedMethod, SearchSetup, get_method, make_searcher
 from uniads_bench.search.loop import search_loop
@@ -81,8 +87,8 @@ def resolve_suite(suite: Suite, options: RunOptions) -> Suite:
                      if c not in available]
     if len(set(options.seeds)) != len(options.seeds):
         problems.append(f"--seeds has duplicates: {list(options.seeds)}")
-    if options.budget_scale <= 0:
-        problems.append(f"--budget-scale must be > 0, got {options.budget_scale}")
+    if not (math.isfinite(options.budget_scale) and options.budget_scale > 0):
+        problems.append(f"--budget-scale must be a finite number > 0, got {options.budget_scale}")
     if options.data_limit is not None and options.data_limit < 20:
         problems.append(f"--data-limit must be at least 20 images, got {options.data_limit}")
     if problems:
@@ -125,6 +131,36 @@ def set_deterministic(enabled: bool) -> None:
         torch.backends.cudnn.benchmark = True
 
 
+class SearchAborted(UserError):
+    """A search stopped by its failure budget; exit code 3 tells it apart from bad input (2)."""
+
+    exit_code = 3
+
+
+class FailureBudget:
+    """The share of failed (`failed`/`oom`) evaluations over a search's last `window` evaluations.
+
+    Rejected (over the parameter cap, at chance) and diverged candidates are what a search is for and do
+    not count; crashes of a plug-in or of the machine do, since every further evaluation would crash too.
+    """
+
+    FAILURES = ("failed", "oom")
+
+    def __init__(self, max_share: float, window: int) -> None:
+        self.max_share = max_share
+        self.recent: deque[EvalResult] = deque(maxlen=window)
+
+    def record(self, result: EvalResult) -> str | None:
+        """Add one result; return a summary when the window is full and its failure share is too high."""
+        self.recent.append(result)
+        failed = [r for r in self.recent if r.status in self.FAILURES]
+        if len(self.recent) < (self.recent.maxlen or 0) or len(failed) <= self.max_share * len(self.recent):
+            return None
+        counts = ", ".join(f"{s}: {sum(r.status == s for r in failed)}" for s in self.FAILURES)
+        return (f"{len(failed)} of the last {len(self.recent)} evaluations failed ({counts}; more than "
+                f"search.max_failure_share = {self.max_share}); last reason: {failed[-1].reason}")
+
+
 @dataclass
 class RunResult:
     """What `run_suite` hands back to the CLI."""
@@ -157,7 +193,7 @@ class Runner:
         summary: dict[str, Any] = {"suite": self.suite.name, "run_id": self.run_dir.name, "tracks": {}}
         for track in self.suite.tracks:
             ctx, teacher = build_context(self.suite, track, data, self.device, self.options.cache_dir.expanduser(),
-                                         self.log)
+                                         self.options.data_dir, self.log)
             teacher_macs = count_flops(ctx.teacher, ctx.input_shape)
             cost = CostModel(self.profile, teacher_macs)
             track_rows = [self._method_row(ctx, teacher, cost, name, prov) for name in self.suite.methods]
@@ -172,9 +208,11 @@ class Runner:
         return RunResult(self.run_dir, rows, table, self.options.leaderboard_dir / f"{self.suite.name}.md")
 
     def _publish(self, rows: list[LeaderboardRow], prov: dict[str, Any]) -> None:
-        directory = self.options.leaderboard_dir
-        board = merge_rows(load_board(directory / f"{self.suite.name}.json"), rows + reported_rows(self.suite))
-        write_board(directory, self.suite, board)
+        publish_rows(self.options.leaderboard_dir, self.suite, rows)
+        from uniads_bench.leaderboard.plots import track_plots  # matplotlib only when a run publishes
+
+        # Pareto and anytime-hypervolume plots of this run's searches, next to the board.
+        track_plots(self.journal.read(), config_record(self.suite, self.options), self.options.leaderboard_dir)
 
     def _method_row(self, ctx: TrackContext, teacher: TeacherRecord, cost: CostModel, name: str,
                     prov: dict[str, Any]) -> LeaderboardRow:
@@ -231,9 +269,21 @@ class Runner:
         setup = SearchSetup(track_space(track), track.param_cap, self.suite.search.epochs,
                             numpy_generator(seed, "search", track.name, method.name), dict(method.options))
         searcher = make_searcher(method.searcher, setup)
+        failures = FailureBudget(self.suite.search.max_failure_share, self.suite.search.failure_window)
+
+        def evaluate(ask: Ask, index: int) -> EvalResult:
+            result = self._evaluate(ctx, f"{prefix}/search/{index}", ask, seed, "search", ledger)
+            verdict = failures.record(result)
+            if verdict is not None:
+                atomic_write_json(self.run_dir / "aborted.json", {
+                    "search": prefix, "after_evaluations": index + 1, "summary": verdict,
+                    "recent": [{"status": r.status, "reason": r.reason} for r in failures.recent]})
+                raise SearchAborted(f"search {prefix} aborted: {verdict}; see {self.run_dir / 'aborted.json'}")
+            return result
+
         history = search_loop(
             searcher,
-            evaluate=lambda ask, index: self._evaluate(ctx, f"{prefix}/search/{index}", ask, seed, "search", ledger),
+            evaluate=evaluate,
             affordable=lambda ask: self._affordable(ctx, ask, seed, ledger),
             max_evaluations=self.suite.search.max_evaluations,
         )
@@ -298,6 +348,13 @@ def board_header(suite: Suite) -> str:
             "come from `uniads-bench run` on the hardware named in each row; published numbers are listed apart.")
 
 
+def publish_rows(directory: Path, suite: Suite, rows: list[LeaderboardRow]) -> None:
+    """Merge `rows` into the suite's leaderboard under its lock, so concurrent runs never drop a row."""
+    path = directory / f"{suite.name}.json"
+    with board_lock(path):
+        write_board(directory, suite, merge_rows(load_board(path), rows + reported_rows(suite)))
+
+
 def write_board(directory: Path, suite: Suite, rows: list[LeaderboardRow]) -> None:
     """Write a suite's leaderboard records (JSON) and their rendering (Markdown), each atomically."""
     atomic_write_json(directory / f"{suite.name}.json", board_json(suite.name, rows))
@@ -352,6 +409,10 @@ def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | 
     run_dir = prepare_run_dir(suite, options)
     log(f"run directory: {run_dir}")
     started = time.perf_counter()
-    result = Runner(suite, options, run_dir, log, {extra.name: extra} if extra else None).run(data)
+    with stop_on_signals(), run_lock(run_dir):
+        try:
+            result = Runner(suite, options, run_dir, log, {extra.name: extra} if extra else None).run(data)
+        except RunInterrupted as exc:
+            raise RunInterrupted(exc.signum, run_dir) from None
     log(f"finished in {time.perf_counter() - started:.0f}s")
     return result
