@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-SCALE = "0.3"
+SCALE = "0.3"  # search rungs of 1 and 3 epochs, so successive halving has two fidelities
+SEEDS = "0,1"
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -17,15 +18,28 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=900)
 
 
+def small_suite(tmp: Path) -> str:
+    """The digits suite with 70% of its search budget, so the end-to-end runs stay short on 2 cores (at this
+    scale most of a search's budget pays for the teacher's epoch views, which bounds how far it can shrink)."""
+    from importlib import resources
+
+    text = resources.files("uniads_bench.suites").joinpath("digits.toml").read_text()
+    small = text.replace("budget_gpu_hours = 0.0005 ", "budget_gpu_hours = 0.00035 ")
+    assert small != text
+    path = tmp / "digits-small.toml"
+    path.write_text(small)
+    return str(path)
+
+
 def run_args(tmp: Path) -> list[str]:
-    return ["--budget-scale", SCALE, "--out", str(tmp / "runs"), "--leaderboard-dir", str(tmp / "boards"),
-            "--cache-dir", str(tmp / "cache"), "--deterministic"]
+    return ["--budget-scale", SCALE, "--seeds", SEEDS, "--out", str(tmp / "runs"), "--leaderboard-dir",
+            str(tmp / "boards"), "--cache-dir", str(tmp / "cache"), "--deterministic"]
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     tmp = tmp_path_factory.mktemp("digits")
-    result = cli("digits", *run_args(tmp), cwd=tmp)
+    result = cli("run", small_suite(tmp), *run_args(tmp), cwd=tmp)
     assert result.returncode == 0, result.stderr[-3000:]
     return tmp, result
 
@@ -39,13 +53,15 @@ def test_run_prints_and_writes_a_leaderboard(finished_run) -> None:
     rows = {r["method"]: r for r in board["rows"]}
     assert set(rows) == {"vanilla", "kd", "random", "uniads"}
     for row in rows.values():
-        assert row["kind"] == "measured" and row["n"] == 3 and len(row["top1_per_seed"]) == 3
+        assert row["kind"] == "measured" and row["n"] == 2 and len(row["top1_per_seed"]) == 2
         assert 10.0 < row["top1_mean"] <= 100.0  # better than chance on 10 classes
         assert row["hardware"] and row["git_commit"] and row["config_hash"]
     for search in ("random", "uniads"):
         assert rows[search]["search_evaluations"] > 0
         assert 0 < rows[search]["budget_used_gpu_hours"] <= rows[search]["budget_declared_gpu_hours"]
     assert rows["random"]["budget_declared_gpu_hours"] == rows["uniads"]["budget_declared_gpu_hours"]
+    for plot in ("pareto", "anytime"):  # written next to the board, from the run's journal
+        assert (tmp / "boards" / f"digits-cnn-{plot}.png").stat().st_size > 1000
     markdown = (tmp / "boards" / "digits.md").read_text()
     assert "Track `cnn`" in markdown and "Teacher `digits_cnn_teacher`" in markdown
 
@@ -61,7 +77,7 @@ def test_run_directory_holds_config_journal_summary(finished_run) -> None:
     assert ends["uniads"]["state"]["generations"] >= 1 and "sampling_weights" in ends["uniads"]["state"]
     assert ends["random"]["chosen"] is not None
     finals = [r for r in records if r["phase"] == "final"]
-    assert len(finals) == 12  # 4 methods x 3 seeds
+    assert len(finals) == 8  # 4 methods x 2 seeds
     rungs = {r["epochs"] for r in records if r["key"].startswith("cnn/uniads/") and r["phase"] == "search"}
     assert len(rungs) > 1  # successive halving trained candidates at more than one fidelity
     assert all("charge_gpu_hours" in r and "wall_seconds" in r["result"] for r in records)
@@ -74,7 +90,7 @@ def test_resume_of_a_finished_run_serves_the_journal(finished_run) -> None:
     (run_dir,) = list((tmp / "runs").iterdir())
     before = json.loads((tmp / "boards" / "digits.json").read_text())
     journal_before = (run_dir / "journal.jsonl").read_text()
-    result = cli("digits", *run_args(tmp), "--resume", str(run_dir), cwd=tmp)
+    result = cli("run", small_suite(tmp), *run_args(tmp), "--resume", str(run_dir), cwd=tmp)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run_dir / "journal.jsonl").read_text() == journal_before  # nothing trained again
     after = json.loads((tmp / "boards" / "digits.json").read_text())
@@ -91,9 +107,9 @@ def test_interrupted_run_resumes_to_the_same_leaderboard(finished_run, tmp_path)
     (partial / "config.json").write_text((run_dir / "config.json").read_text())
     # The run was killed mid-way: half the journal, and a torn record at its end.
     (partial / "journal.jsonl").write_text("".join(lines[: len(lines) // 2]) + lines[len(lines) // 2][:40])
-    args = ["--budget-scale", SCALE, "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(tmp_path / "boards"),
-            "--cache-dir", str(tmp / "cache"), "--deterministic"]
-    result = cli("digits", *args, "--resume", str(partial), cwd=tmp_path)
+    args = ["--budget-scale", SCALE, "--seeds", SEEDS, "--out", str(tmp_path / "runs"), "--leaderboard-dir",
+            str(tmp_path / "boards"), "--cache-dir", str(tmp / "cache"), "--deterministic"]
+    result = cli("run", small_suite(tmp), *args, "--resume", str(partial), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "torn last line" in result.stderr
     ours = json.loads((tmp_path / "boards" / "digits.json").read_text())["rows"]
@@ -154,7 +170,7 @@ def test_compare_a_plugin_distiller_against_the_board(finished_run) -> None:
     tmp, _ = finished_run
     plugin = tmp / "my_kd.py"
     plugin.write_text(PLUGIN)
-    result = cli("compare", "digits", "--distiller", f"{plugin}:MyKD", "--hparams", '{"temperature": 2.0}',
+    result = cli("compare", small_suite(tmp), "--distiller", f"{plugin}:MyKD", "--hparams", '{"temperature": 2.0}',
                  *run_args(tmp), cwd=tmp)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "user:MyKD top-1" in result.stdout
@@ -163,5 +179,5 @@ def test_compare_a_plugin_distiller_against_the_board(finished_run) -> None:
     assert "Welch p" in result.stdout
     rows = {r["method"] for r in json.loads((tmp / "boards" / "digits.json").read_text())["rows"]}
     assert "user:MyKD" in rows
-    broken = cli("compare", "digits", "--distiller", f"{plugin}:Nope", *run_args(tmp), cwd=tmp)
+    broken = cli("compare", small_suite(tmp), "--distiller", f"{plugin}:Nope", *run_args(tmp), cwd=tmp)
     assert broken.returncode == 2 and "has no class 'Nope'" in broken.stderr
