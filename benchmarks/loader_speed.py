@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from datetime import UTC, datetime
 from itertools import islice
@@ -31,6 +30,7 @@ from torchvision import transforms
 from uniads_bench.data.catalog import CIFAR10
 from uniads_bench.data.loader import Augment, DeviceDataset
 from uniads_bench.data.sources import read_source
+from uniads_bench.engine.calibrate import cpu_model
 from uniads_bench.rng import numpy_generator, torch_generator
 
 SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
@@ -101,16 +101,6 @@ def time_torchvision(images: np.ndarray, labels: np.ndarray, batches: int, worke
     return time.perf_counter() - start
 
 
-def cpu_name() -> str:
-    """The CPU model as /proc/cpuinfo names it, else what the platform module says."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED_CIFAR10, help="directory with train.parquet")
@@ -127,7 +117,7 @@ def main() -> None:
     torchvision_s = time_torchvision(images, labels, batches, args.workers)
     result = {
         "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "cpu": cpu_name(),
+        "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

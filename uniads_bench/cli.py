@@ -130,7 +130,7 @@ def doctor() -> None:
 
     import torch
 
-    from uniads_bench.runner.provenance import cpu_model
+    from uniads_bench.engine.calibrate import cpu_model
 
     rows = [
         ["uniads-bench", __version__],

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 import uniads_bench
+from uniads_bench.engine.calibrate import cpu_model
 
 
 def hardware_name(device: torch.device) -> str:
@@ -18,16 +19,6 @@ def hardware_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"{cpu_model()} ({_cpu_count()} cores)"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _cpu_count() -> int:
