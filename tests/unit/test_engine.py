@@ -91,3 +91,16 @@ def test_evaluation_repeats_exactly(ctx) -> None:
     assert a.top1 == b.top1 and a.loss_last == b.loss_last
     c = train_candidate(ctx, kd(), Fidelity(2), seed=4, phase="search")
     assert c.loss_last != a.loss_last
+
+
+def test_a_signal_mid_training_stops_the_run_instead_of_failing_the_candidate(ctx, monkeypatch) -> None:
+    import signal
+
+    from uniads_bench.runner.signals import RunInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise RunInterrupted(signal.SIGTERM)
+
+    monkeypatch.setattr("uniads_bench.engine.train.evaluate_top1", interrupted)
+    with pytest.raises(RunInterrupted):
+        train_candidate(ctx, kd(), Fidelity(1), seed=0, phase="search")

@@ -19,8 +19,12 @@ from types import FrameType
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class RunInterrupted(Exception):
-    """A run stopped by SIGINT or SIGTERM; the CLI exits with 128 + the signal number (130, 143)."""
+class RunInterrupted(BaseException):
+    """A run stopped by SIGINT or SIGTERM; the CLI exits with 128 + the signal number (130, 143).
+
+    A BaseException, like KeyboardInterrupt: the engine records a candidate's own exceptions as `failed` and
+    goes on, and a signal arriving mid-training must not be mistaken for one.
+    """
 
     def __init__(self, signum: int, run_dir: Path | None = None) -> None:
         self.signum = signum
