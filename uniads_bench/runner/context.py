@@ -20,6 +20,7 @@ from uniads_bench.models.family import track_family
 from uniads_bench.runner.teachers import TeacherRecord, ensure_teacher
 
 TEACHER_CACHE_BYTES = 2 * 1024**3
+TEACHER_SPILL_BYTES = 8 * 1024**3
 
 
 def load_arrays(suite: Suite, data_dir: Path, data_limit: int | None = None) -> DatasetArrays:
@@ -91,7 +92,7 @@ def build_context(
         teacher=teacher,
         recipe=recipe,
         device=device,
-        cache=TeacherCache(TEACHER_CACHE_BYTES),
+        cache=TeacherCache(TEACHER_CACHE_BYTES, cache_dir / "teacher-spill", TEACHER_SPILL_BYTES),
         final_input_shape=(3, suite.final_resolution, suite.final_resolution) if suite.final_resolution else None,
     )
     return context, record
