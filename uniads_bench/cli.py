@@ -52,7 +52,12 @@ def run_options(func):
                      help="Teacher cache (default: $UNIADS_CACHE or ~/.cache/uniads-bench)."),
         click.option("--deterministic", is_flag=True, help="Deterministic algorithms: same seed, same machine, "
                      "same results."),
-        click.option("--executor", type=click.Choice(["local"]), default="local", show_default=True),
+        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Worker processes per device (local executor); 1 trains in the run's own process."),
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="Where evaluations run: local processes, or Ray tasks (pip install 'uniads-bench[ray]')."),
+        click.option("--ray-address", default=None, metavar="auto|HOST:PORT",
+                     help="Ray cluster to join (--executor ray); default: start a local Ray instance."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -63,7 +68,6 @@ def _run(suite: str, **kwargs) -> None:
     from uniads_bench.runner.run import RunOptions, run_suite
 
     cache_dir = kwargs.pop("cache_dir")
-    kwargs.pop("executor")
     options = RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
     result = run_suite(suite, options, log=lambda line: click.echo(line, err=True))
     click.echo(result.table)
@@ -337,7 +341,6 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
     method = FixedMethod(name=f"user:{cls.name or spec}", distiller=spec, hparams=params,
                          description=f"user distiller {spec}")
     cache_dir = kwargs.pop("cache_dir")
-    kwargs.pop("executor")
     options = RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
     result = run_suite(suite, options, log=lambda line: click.echo(line, err=True), extra=method)
     board = load_board(result.board_path.with_suffix(".json"))

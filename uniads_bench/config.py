@@ -77,6 +77,19 @@ class ReportedResult:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What one candidate's training takes on a cluster (the Ray executor asks for it per evaluation).
+
+    Attributes:
+        gpus: GPUs per candidate on a CUDA device; a fraction (0.25) lets that many small students share one.
+        cpus: CPU cores per candidate (its torch thread count and, on a GPU, its host-side work).
+    """
+
+    gpus: float = 1.0
+    cpus: int = 1
+
+
+@dataclass(frozen=True)
 class Track:
     """One teacher, one student family (with its reference student) and a parameter cap.
 
@@ -87,6 +100,7 @@ class Track:
         teacher_train: false when the teacher must be imported (ImageNet: torchvision weights), never trained.
         method_hparams: per-method hyperparameters of fixed methods on this pair (DKD's per-pair beta).
         reported: published results for this pair, shown apart as `reported` rows with their source.
+        resources: GPUs and CPUs per candidate when evaluations run as cluster tasks.
     """
 
     name: str
@@ -99,6 +113,7 @@ class Track:
     teacher_train: bool = True
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
     reported: tuple[ReportedResult, ...] = ()
+    resources: Resources = field(default_factory=Resources)
 
 
 @dataclass(frozen=True)
@@ -135,8 +150,12 @@ class Suite:
         return dataclasses.asdict(self)
 
     def config_hash(self) -> str:
-        """sha256 of the canonical JSON of the resolved suite; keys resume and leaderboard rows."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """sha256 of the canonical JSON of the resolved suite; keys resume and leaderboard rows. Track resources
+        are left out: how a cluster packs candidates never changes a result."""
+        config = self.to_dict()
+        for track in config["tracks"]:
+            del track["resources"]
+        text = json.dumps(config, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -227,6 +246,11 @@ def _check_track(track: Track, path: str, problems: list[str]) -> None:
 
     if track.param_cap <= 0:
         problems.append(f"{path}.param_cap: must be > 0, got {track.param_cap}")
+    gpus = track.resources.gpus
+    if not (0 < gpus <= 1 or float(gpus).is_integer()):
+        problems.append(f"{path}.resources.gpus: a fraction in (0, 1] or a whole number of GPUs, got {gpus}")
+    if track.resources.cpus < 1:
+        problems.append(f"{path}.resources.cpus: must be >= 1, got {track.resources.cpus}")
     if track.student_family not in known_families():
         problems.append(
             f"{path}.student_family: unknown family {track.student_family!r}; known: {', '.join(known_families())}"

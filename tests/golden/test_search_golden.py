@@ -17,7 +17,7 @@ import numpy as np
 
 from uniads_bench.search.base import SearchSetup, make_searcher
 from uniads_bench.search.evaluators import make_evaluator
-from uniads_bench.search.loop import search_loop
+from uniads_bench.search.loop import admit_all, one_at_a_time, search_loop
 
 FIXTURE = Path(__file__).with_name("search_decisions.json")
 CASES = [
@@ -35,7 +35,7 @@ def decisions(case: dict[str, Any]) -> dict[str, Any]:
     setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs,
                         np.random.default_rng(case["seed"]), dict(case["options"]))
     searcher = make_searcher(case["method"], setup)
-    history = search_loop(searcher, lambda ask, _: evaluator.evaluate(ask), lambda _: True, case["max_evaluations"])
+    history = search_loop(searcher, one_at_a_time(evaluator.evaluate), admit_all, case["max_evaluations"])
     out: dict[str, Any] = {
         "asks": [[o.ask.candidate.id, o.ask.candidate.describe(), o.ask.fidelity.epochs, o.ask.guard]
                  for o in history],

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from uniads_bench.engine.cost import CostModel, HardwareProfile
 from uniads_bench.engine.result import EvalResult
-from uniads_bench.runner.ledger import BudgetLedger
+from uniads_bench.runner.ledger import BudgetLedger, PlannedEvaluation
 from uniads_bench.search.base import Ask, SearchSetup, make_searcher
-from uniads_bench.search.loop import search_loop
+from uniads_bench.search.loop import one_at_a_time, search_loop
 from uniads_bench.space.space import Gene, Space
 
 SPACE = Space((Gene("w", "arch", (1, 2, 3, 4)), Gene("d", "arch", (1, 2, 3, 4)), Gene("t", "distill", (1, 4, 8)),
@@ -55,9 +55,11 @@ def test_spent_never_exceeds_budget(name: str, options: dict, macs: list[int], t
         ledger.charge(result.macs, result.epochs_done, TRAIN, EVAL, result.teacher_views)
         return result
 
-    def affordable(ask: Ask) -> bool:
-        return ledger.affordable(ledger.predict(student_macs(ask), ask.fidelity.epochs, TRAIN, EVAL, views(ask)))
+    def admit(asks: list[Ask]) -> int:
+        return ledger.admit([PlannedEvaluation(student_macs(a), a.fidelity.epochs, TRAIN, EVAL, tuple(views(a)))
+                             for a in asks])
 
-    history = search_loop(searcher, evaluate, affordable, max_evaluations=80)
+    history = search_loop(searcher, one_at_a_time(lambda ask: evaluate(ask, ledger.evaluations)), admit,
+                          max_evaluations=80)
     assert ledger.spent_gpu_hours <= budget * (1 + 1e-9)
     assert ledger.evaluations == len(history)

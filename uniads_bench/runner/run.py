@@ -17,6 +17,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from uniads_bench.data.arrays import DatasetArrays
 from uniads_bench.distill import get_distiller
 from uniads_bench.engine.cost import CostModel, load_profile
 from uniads_bench.engine.result import EvalResult, Fidelity
-from uniads_bench.engine.train import TrackContext, candidate_size, train_candidate
+from uniads_bench.engine.train import TrackContext, candidate_size
 from uniads_bench.errors import UserError
 from uniads_bench.leaderboard import (
     LeaderboardRow,
@@ -44,23 +45,34 @@ from uniads_bench.models.counting import count_flops
 from uniads_bench.rng import numpy_generator
 from uniads_bench.runner.atomic import atomic_write_json, atomic_write_text
 from uniads_bench.runner.context import build_context, load_arrays
+from uniads_bench.runner.executors import (
+    Executor,
+    InlineExecutor,
+    Outcome,
+    ProcessExecutor,
+    threads_per_worker,
+    worker_devices,
+)
 from uniads_bench.runner.journal import Journal
-from uniads_bench.runner.ledger import BudgetLedger
+from uniads_bench.runner.ledger import BudgetLedger, PlannedEvaluation
 from uniads_bench.runner.lock import board_lock, run_lock
 from uniads_bench.runner.provenance import provenance
 from uniads_bench.runner.signals import RunInterrupted, stop_on_signals
 from uniads_bench.runner.teachers import TeacherRecord
+from uniads_bench.runner.worker import EvalTask, WorkerSpec, adopt_context
 from uniads_bench.search import Ask, FixedMethod, SearchSetup, get_method, make_searcher
 from uniads_bench.search.loop import search_loop
 from uniads_bench.search.methods import Method
 from uniads_bench.space import Candidate, track_space
 
 Log = Callable[[str], None]
+Job = tuple[str, int]  # (method, seed)
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Command-line choices that shape a run (all but the paths are part of the resolved config)."""
+    """Command-line choices that shape a run. Paths and where evaluations run (`workers`, `executor`,
+    `ray_address`) are not part of the resolved config: they never change a result."""
 
     tracks: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
@@ -74,6 +86,9 @@ class RunOptions:
     data_dir: Path = Path("data")
     leaderboard_dir: Path = Path("leaderboards")
     cache_dir: Path = field(default_factory=lambda: Path(os.environ.get("UNIADS_CACHE", "~/.cache/uniads-bench")))
+    workers: int = 1
+    executor: str = "local"
+    ray_address: str | None = None
 
 
 def resolve_suite(suite: Suite, options: RunOptions) -> Suite:
@@ -91,6 +106,11 @@ def resolve_suite(suite: Suite, options: RunOptions) -> Suite:
         problems.append(f"--budget-scale must be a finite number > 0, got {options.budget_scale}")
     if options.data_limit is not None and options.data_limit < 20:
         problems.append(f"--data-limit must be at least 20 images, got {options.data_limit}")
+    if options.executor == "ray" and options.workers > 1:
+        problems.append("--workers applies to the local executor; with --executor ray each track's resources "
+                        "decide how many evaluations share a device")
+    if options.ray_address and options.executor != "ray":
+        problems.append("--ray-address needs --executor ray")
     if problems:
         raise UserError("bad run options:", problems)
 
@@ -171,8 +191,24 @@ class RunResult:
     board_path: Path
 
 
+@dataclass(frozen=True)
+class SeedOutcome:
+    """One (method, seed) of a track: its final result (None when the search found nothing feasible), and
+    for search methods the GPU-hours charged and evaluations made."""
+
+    final: EvalResult | None
+    spent_gpu_hours: float | None
+    evaluations: int
+    wall_seconds: float
+
+
 class Runner:
-    """Owns one run directory: its config, journal, evaluations, ledgers and outputs."""
+    """Owns one run directory: its config, journal, evaluations, ledgers and outputs.
+
+    The (method, seed) pairs of a track are independent; with an executor of several slots they run side by
+    side in threads of this process, each sending its batches to the executor. Rows, ledgers and journal keys
+    do not depend on that order, so the leaderboard is the same for every executor.
+    """
 
     def __init__(self, suite: Suite, options: RunOptions, run_dir: Path, log: Log,
                  methods: Mapping[str, Method] | None = None) -> None:
@@ -182,30 +218,67 @@ class Runner:
         self.run_dir = run_dir
         self.log = log
         self.journal = Journal(run_dir / "journal.jsonl")
-        self.replay = {r["key"]: r for r in self.journal.read()}
+        self.replay = {r["key"]: r for r in self.journal.read() if r["type"] != "retry"}
         self.device = pick_device(options.device)
         self.profile = load_profile(suite.hardware_profile)
+        self.spec = WorkerSpec(suite, options.data_dir, options.cache_dir.expanduser(), options.data_limit,
+                               options.deterministic)
+        self.executor: Executor = InlineExecutor(self.spec, str(self.device))
 
     def run(self, data: DatasetArrays) -> RunResult:
         prov = provenance(self.device, self.suite.config_hash())
         atomic_write_json(self.run_dir / "provenance.json", prov)
         rows: list[LeaderboardRow] = []
         summary: dict[str, Any] = {"suite": self.suite.name, "run_id": self.run_dir.name, "tracks": {}}
-        for track in self.suite.tracks:
-            ctx, teacher = build_context(self.suite, track, data, self.device, self.options.cache_dir.expanduser(),
-                                         self.options.data_dir, self.log)
-            teacher_macs = count_flops(ctx.teacher, ctx.input_shape)
-            cost = CostModel(self.profile, teacher_macs)
-            track_rows = [self._method_row(ctx, teacher, cost, name, prov) for name in self.suite.methods]
-            rows += track_rows
-            summary["tracks"][track.name] = {"teacher": dataclasses.asdict(teacher),
-                                             "rows": [r.to_json() for r in track_rows]}
+        self.executor = make_executor(self.options, self.spec, self.device, self.log)
+        try:
+            for track in self.suite.tracks:
+                ctx, teacher = build_context(self.suite, track, data, self.device,
+                                             self.options.cache_dir.expanduser(), self.options.data_dir, self.log)
+                track_rows = self._track_rows(ctx, teacher, prov)
+                rows += track_rows
+                summary["tracks"][track.name] = {"teacher": dataclasses.asdict(teacher),
+                                                 "rows": [r.to_json() for r in track_rows]}
+        finally:
+            self.executor.close()
         table = "\n\n".join(f"{self.suite.name} / {t.name}\n" + track_table([r for r in rows if r.track == t.name])
                             for t in self.suite.tracks)
         atomic_write_json(self.run_dir / "summary.json", summary)
         atomic_write_text(self.run_dir / "leaderboard.md", render_markdown(self.suite.name, rows))
         self._publish(rows, prov)
         return RunResult(self.run_dir, rows, table, self.options.leaderboard_dir / f"{self.suite.name}.md")
+
+    def _track_rows(self, ctx: TrackContext, teacher: TeacherRecord, prov: dict[str, Any]) -> list[LeaderboardRow]:
+        """Every method at every seed on one track, one leaderboard row per method."""
+        adopt_context(self.spec, ctx)
+        cost = CostModel(self.profile, count_flops(ctx.teacher, ctx.input_shape))
+        jobs = [(name, seed) for name in self.suite.methods for seed in self.suite.seeds]
+        outcomes = self._run_jobs(jobs, lambda job: self._seed_outcome(ctx, cost, *job))
+        if isinstance(self.executor, InlineExecutor):
+            self.log(f"[{ctx.name}] teacher cache: {ctx.cache.stats()}")
+        return [self._row(ctx, teacher, name, [outcomes[(name, seed)] for seed in self.suite.seeds], prov)
+                for name in self.suite.methods]
+
+    def _run_jobs(self, jobs: list[Job], work: Callable[[Job], SeedOutcome]) -> dict[Job, SeedOutcome]:
+        """`work` for every job: in order in this thread for a one-slot executor, else side by side in threads.
+
+        The first job to fail (or an interrupt of this thread) closes the executor, which ends the others.
+        """
+        if self.executor.slots == 1:
+            return {job: work(job) for job in jobs}
+        with ThreadPoolExecutor(self.executor.slots, thread_name_prefix="job") as threads:
+            futures = {job: threads.submit(work, job) for job in jobs}
+            try:
+                wait(futures.values(), return_when=FIRST_EXCEPTION)
+                for future in futures.values():
+                    if future.done() and future.exception() is not None:
+                        raise future.exception()  # type: ignore[misc]
+            except BaseException:
+                self.executor.close()
+                for future in futures.values():
+                    future.cancel()
+                raise
+            return {job: future.result() for job, future in futures.items()}
 
     def _publish(self, rows: list[LeaderboardRow], prov: dict[str, Any]) -> None:
         publish_rows(self.options.leaderboard_dir, self.suite, rows)
@@ -214,45 +287,48 @@ class Runner:
         # Pareto and anytime-hypervolume plots of this run's searches, next to the board.
         track_plots(self.journal.read(), config_record(self.suite, self.options), self.options.leaderboard_dir)
 
-    def _method_row(self, ctx: TrackContext, teacher: TeacherRecord, cost: CostModel, name: str,
-                    prov: dict[str, Any]) -> LeaderboardRow:
+    def _seed_outcome(self, ctx: TrackContext, cost: CostModel, name: str, seed: int) -> SeedOutcome:
+        """The search (for search methods) and the final training of one method at one seed."""
         method = self.methods.get(name) or get_method(name)
         track = self.suite.track(ctx.name)
-        finals: list[EvalResult] = []
-        spent: list[float] = []
+        prefix = f"{track.name}/{name}/{seed}"
+        spent: float | None = None
         evaluations = 0
         wall = 0.0
-        for seed in self.suite.seeds:
-            prefix = f"{track.name}/{name}/{seed}"
-            if isinstance(method, FixedMethod):
-                hparams = {**method.hparams, **track.method_hparams.get(name, {})}
-                chosen = Candidate.make(ctx.family.reference, method.distiller, hparams)
-            else:
-                ledger = BudgetLedger(self.suite.search.budget_gpu_hours, cost)
-                chosen, search_wall = self._search(ctx, method, seed, ledger, prefix)
-                spent.append(ledger.spent_gpu_hours)
-                evaluations += ledger.evaluations
-                wall += search_wall
-                if chosen is None:
-                    self.log(f"[{prefix}] no feasible candidate within the budget; seed has no final result")
-                    continue
-            final = self._evaluate(ctx, f"{prefix}/final", Ask(chosen, Fidelity(ctx.recipe.epochs), False), seed,
-                                   "final", None)
-            finals.append(final)
-            wall += final.wall_seconds
+        if isinstance(method, FixedMethod):
+            hparams = {**method.hparams, **track.method_hparams.get(name, {})}
+            chosen: Candidate | None = Candidate.make(ctx.family.reference, method.distiller, hparams)
+        else:
+            ledger = BudgetLedger(self.suite.search.budget_gpu_hours, cost)
+            chosen, wall = self._search(ctx, method, seed, ledger, prefix)
+            spent, evaluations = ledger.spent_gpu_hours, ledger.evaluations
+            if chosen is None:
+                self.log(f"[{prefix}] no feasible candidate within the budget; seed has no final result")
+                return SeedOutcome(None, spent, evaluations, wall)
+        [final] = self._evaluate(ctx, [f"{prefix}/final"], [Ask(chosen, Fidelity(ctx.recipe.epochs), False)], seed,
+                                 "final", None)
+        return SeedOutcome(final, spent, evaluations, wall + final.wall_seconds)
+
+    def _row(self, ctx: TrackContext, teacher: TeacherRecord, name: str, outcomes: list[SeedOutcome],
+             prov: dict[str, Any]) -> LeaderboardRow:
+        method = self.methods.get(name) or get_method(name)
+        track = self.suite.track(ctx.name)
+        finals = [o.final for o in outcomes if o.final is not None]
+        spent = [o.spent_gpu_hours for o in outcomes if o.spent_gpu_hours is not None]
         top1 = [f.top1 for f in finals]
         mean, std = mean_std(top1)
-        student = self._student_label(ctx, method, finals)
         return LeaderboardRow(
-            suite=self.suite.name, track=track.name, method=name, kind="measured", student=student,
+            suite=self.suite.name, track=track.name, method=name, kind="measured",
+            student=self._student_label(ctx, method, finals),
             params=round(mean_std([f.params for f in finals])[0]) if finals else 0,
             macs=round(mean_std([f.macs for f in finals])[0]) if finals else 0,
             top1_mean=mean, top1_std=std, n=len(finals), top1_per_seed=tuple(top1),
             seeds=tuple(self.suite.seeds), hardware=prov["hardware"],
             budget_declared_gpu_hours=0.0 if isinstance(method, FixedMethod) else self.suite.search.budget_gpu_hours,
-            budget_used_gpu_hours=mean_std(spent)[0] if spent else 0.0, search_evaluations=evaluations,
-            wall_seconds=wall, budget_scale=self.options.budget_scale, data_limit=self.options.data_limit or 0,
-            teacher=track.teacher,
+            budget_used_gpu_hours=mean_std(spent)[0] if spent else 0.0,
+            search_evaluations=sum(o.evaluations for o in outcomes),
+            wall_seconds=sum(o.wall_seconds for o in outcomes), budget_scale=self.options.budget_scale,
+            data_limit=self.options.data_limit or 0, teacher=track.teacher,
             teacher_top1=teacher.test_top1, config_hash=self.suite.config_hash(), git_commit=prov["git_commit"],
             package_version=prov["package_version"], torch=prov["torch"], run_id=self.run_dir.name,
             statuses=tuple(f.status for f in finals),
@@ -271,22 +347,20 @@ class Runner:
         searcher = make_searcher(method.searcher, setup)
         failures = FailureBudget(self.suite.search.max_failure_share, self.suite.search.failure_window)
 
-        def evaluate(ask: Ask, index: int) -> EvalResult:
-            result = self._evaluate(ctx, f"{prefix}/search/{index}", ask, seed, "search", ledger)
-            verdict = failures.record(result)
-            if verdict is not None:
-                atomic_write_json(self.run_dir / "aborted.json", {
-                    "search": prefix, "after_evaluations": index + 1, "summary": verdict,
-                    "recent": [{"status": r.status, "reason": r.reason} for r in failures.recent]})
-                raise SearchAborted(f"search {prefix} aborted: {verdict}; see {self.run_dir / 'aborted.json'}")
-            return result
+        def evaluate(asks: list[Ask], start: int) -> list[EvalResult]:
+            keys = [f"{prefix}/search/{start + i}" for i in range(len(asks))]
+            results = self._evaluate(ctx, keys, asks, seed, "search", ledger)
+            for done, result in enumerate(results, start=start + 1):
+                verdict = failures.record(result)
+                if verdict is not None:
+                    atomic_write_json(self.run_dir / "aborted.json", {
+                        "search": prefix, "after_evaluations": done, "summary": verdict,
+                        "recent": [{"status": r.status, "reason": r.reason} for r in failures.recent]})
+                    raise SearchAborted(f"search {prefix} aborted: {verdict}; see {self.run_dir / 'aborted.json'}")
+            return results
 
-        history = search_loop(
-            searcher,
-            evaluate=evaluate,
-            affordable=lambda ask: self._affordable(ctx, ask, seed, ledger),
-            max_evaluations=self.suite.search.max_evaluations,
-        )
+        history = search_loop(searcher, evaluate, lambda asks: ledger.admit([self._plan(ctx, a, seed) for a in asks]),
+                              max_evaluations=self.suite.search.max_evaluations)
         wall = sum(o.result.wall_seconds for o in history)
         chosen = searcher.chosen()
         key = f"{prefix}/search-end"
@@ -300,46 +374,78 @@ class Runner:
                  f"{chosen.describe() if chosen else 'none'}")
         return chosen, wall
 
-    def _affordable(self, ctx: TrackContext, ask: Ask, seed: int, ledger: BudgetLedger) -> bool:
-        """Whether the ask's predicted charge (a full-length run) still fits the budget. A student over the
-        parameter cap is rejected before training, so it is predicted (and charged) as free."""
+    def _plan(self, ctx: TrackContext, ask: Ask, seed: int) -> PlannedEvaluation:
+        """What the ask would charge if it trained to the end. A student over the parameter cap is rejected
+        before training, so it is planned (and charged) as free."""
         params, macs = candidate_size(ctx, ask.candidate)
         if params > self.suite.track(ctx.name).param_cap:
-            return True
+            return PlannedEvaluation(0, 0, 0, 0)
         needs = get_distiller(ask.candidate.distiller).needs_for(ask.candidate.hparams_dict)
         views = [f"search/{seed}/{e}" for e in range(ask.fidelity.epochs)] if needs and "stages" not in needs else []
-        predicted = ledger.predict(macs, ask.fidelity.epochs, len(ctx.search_train), len(ctx.val), views)
-        return ledger.affordable(predicted)
+        return PlannedEvaluation(macs, ask.fidelity.epochs, len(ctx.search_train), len(ctx.val), tuple(views))
 
-    def _evaluate(self, ctx: TrackContext, key: str, ask: Ask, seed: int, phase: str,
-                  ledger: BudgetLedger | None) -> EvalResult:
-        """One journaled evaluation: served from the journal on resume, otherwise trained and appended."""
+    def _evaluate(self, ctx: TrackContext, keys: list[str], asks: list[Ask], seed: int, phase: str,
+                  ledger: BudgetLedger | None) -> list[EvalResult]:
+        """A batch of journaled evaluations, in ask order: each is served from the journal on resume, or sent to
+        the executor; results are charged and appended to the journal in ask order as soon as they are in."""
         track = self.suite.track(ctx.name)
-        if key in self.replay:
-            record = self.replay[key]
-            if record["candidate_id"] != ask.candidate.id:
-                raise UserError(f"journal record {key} holds candidate {record['candidate_id']} but the run asked "
-                                f"for {ask.candidate.id}: the journal does not belong to this config")
-            result = EvalResult.from_json(record["result"])
-        else:
-            result = train_candidate(ctx, ask.candidate, ask.fidelity, seed, phase, guard=ask.guard,
-                                     param_cap=track.param_cap if phase == "search" else None)
+        for key, ask in zip(keys, asks, strict=True):
+            if key in self.replay and self.replay[key]["candidate_id"] != ask.candidate.id:
+                raise UserError(f"journal record {key} holds candidate {self.replay[key]['candidate_id']} but the run "
+                                f"asked for {ask.candidate.id}: the journal does not belong to this config")
+        todo = [i for i, key in enumerate(keys) if key not in self.replay]
+        tasks = [EvalTask(keys[i], ctx.name, asks[i].candidate, asks[i].fidelity.epochs, seed, phase, asks[i].guard,
+                          track.param_cap if phase == "search" else None) for i in todo]
+        arrived: dict[int, Outcome] = {}
+        results: list[EvalResult] = []
+        finished = self.executor.evaluate(tasks) if tasks else iter(())
+        while len(results) < len(keys):
+            position = len(results)
+            if keys[position] in self.replay:
+                results.append(self._book(ctx, keys[position], asks[position], seed, phase, ledger, None))
+                continue
+            while position not in arrived:
+                task_index, outcome = next(finished)
+                arrived[todo[task_index]] = outcome
+            results.append(self._book(ctx, keys[position], asks[position], seed, phase, ledger, arrived[position]))
+        return results
+
+    def _book(self, ctx: TrackContext, key: str, ask: Ask, seed: int, phase: str, ledger: BudgetLedger | None,
+              outcome: Outcome | None) -> EvalResult:
+        """Charge one evaluation and journal it (with any retries it needed); `outcome` None: from the journal."""
+        result = EvalResult.from_json(self.replay[key]["result"]) if outcome is None else outcome.result
         charge = 0.0
         if ledger is not None:
             scored = len(ctx.val) if result.epochs_done > 0 else 0
             charge = ledger.charge(result.macs, result.epochs_done, len(ctx.search_train), scored,
                                    result.teacher_views)
-        if key not in self.replay:
+        if outcome is not None:
+            for attempt, reason in enumerate(outcome.retries, start=1):
+                self.journal.append({"type": "retry", "key": key, "attempt": attempt, "reason": reason})
+                self.log(f"[{key}] retried after: {reason}")
             self.journal.append({
-                "type": "evaluation", "key": key, "track": track.name, "phase": phase, "seed": seed,
+                "type": "evaluation", "key": key, "track": ctx.name, "phase": phase, "seed": seed,
                 "candidate_id": ask.candidate.id, "candidate": ask.candidate.to_json(),
                 "epochs": ask.fidelity.epochs, "guard": ask.guard, "charge_gpu_hours": charge,
                 "spent_gpu_hours": ledger.spent_gpu_hours if ledger else 0.0, "result": result.to_json(),
             })
         status = "" if result.ok else f" [{result.status}: {result.reason}]"
         self.log(f"[{key}] {ask.candidate.describe()} {ask.fidelity.epochs} ep: top-1 {result.top1:.2f}%"
-                 f"{status} ({result.wall_seconds:.1f}s{', journal' if key in self.replay else ''})")
+                 f"{status} ({result.wall_seconds:.1f}s{', journal' if outcome is None else ''})")
         return result
+
+
+def make_executor(options: RunOptions, spec: WorkerSpec, device: torch.device, log: Log) -> Executor:
+    """The executor `options` ask for: Ray, a pool of `--workers` processes per device, or this process."""
+    if options.executor == "ray":
+        from uniads_bench.runner.ray_executor import RayExecutor
+
+        return RayExecutor(spec, device.type, options.ray_address, log)
+    if options.workers <= 1:
+        return InlineExecutor(spec, str(device))
+    devices = worker_devices(device.type if device.index is None else str(device), options.workers)
+    log(f"executor: {len(devices)} worker processes on {', '.join(sorted(set(devices)))}")
+    return ProcessExecutor(dataclasses.replace(spec, threads=threads_per_worker(len(devices))), devices)
 
 
 def board_header(suite: Suite) -> str:
@@ -404,6 +510,10 @@ def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | 
     if extra is not None:
         suite = dataclasses.replace(suite, methods=(extra.name,))
     pick_device(options.device)
+    if options.executor == "ray":
+        from uniads_bench.runner.ray_executor import import_ray
+
+        import_ray()  # a missing extra stops the run before any write
     data = load_arrays(suite, options.data_dir, options.data_limit)  # missing data stops the run before any write
     set_deterministic(options.deterministic)
     run_dir = prepare_run_dir(suite, options)

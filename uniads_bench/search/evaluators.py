@@ -36,7 +36,7 @@ from uniads_bench.engine.result import EvalResult
 from uniads_bench.errors import UserError
 from uniads_bench.rng import numpy_generator
 from uniads_bench.search.base import Ask, Observation, SearchSetup, make_searcher
-from uniads_bench.search.loop import search_loop
+from uniads_bench.search.loop import one_at_a_time, search_loop
 from uniads_bench.search.methods import SearchMethod, get_method
 from uniads_bench.search.synthetic import PROBLEMS, SyntheticProblem, distort
 from uniads_bench.space.candidate import Candidate
@@ -284,17 +284,21 @@ def run_offline_search(method_name: str, evaluator_spec: str, budget: float, see
     searcher = make_searcher(method.searcher, setup)
     charges: list[float] = []
 
-    def evaluate(ask: Ask, index: int) -> EvalResult:
+    def evaluate(ask: Ask) -> EvalResult:
         result = evaluator.evaluate(ask)
         charges.append(cost_units(result.epochs_done, result.params, evaluator.max_epochs, evaluator.param_cap))
         return result
 
-    def affordable(ask: Ask) -> bool:
-        predicted = cost_units(ask.fidelity.epochs, evaluator.predicted_params(ask.candidate), evaluator.max_epochs,
-                               evaluator.param_cap)
-        return sum(charges) + predicted <= budget
+    def admit(asks: list[Ask]) -> int:
+        total = sum(charges)
+        for count, ask in enumerate(asks):
+            total += cost_units(ask.fidelity.epochs, evaluator.predicted_params(ask.candidate), evaluator.max_epochs,
+                                evaluator.param_cap)
+            if total > budget:
+                return count
+        return len(asks)
 
-    history = search_loop(searcher, evaluate, affordable, max_evaluations)
+    history = search_loop(searcher, one_at_a_time(evaluate), admit, max_evaluations)
     return SearchTrace(method_name, evaluator_spec, seed, budget, evaluator.param_cap, evaluator.max_epochs,
                        tuple(history), tuple(charges), searcher.chosen())
 

@@ -1,0 +1,135 @@
+"""The Ray executor (`--executor ray`, optional extra ``uniads-bench[ray]``): one Ray task per evaluation.
+
+Each task asks for its track's `resources` (a fraction of a GPU lets several small students share one);
+the runner keeps the journal, the budget and every decision, so results are those of the local executor.
+A task whose worker or node dies is submitted again, up to `MAX_RETRIES` times, and the runner journals
+each retry. The resolved suite travels once through the object store; data and teachers are read by each
+worker process once, from `--data-dir` and `--cache-dir`, which on a multi-node cluster must be a shared
+filesystem (as on Slurm). Without `--ray-address` a private local Ray instance is started for the run: no
+dashboard, no usage statistics, no auth token in the home directory, its session files in a temporary
+directory, shut down at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from uniads_bench.engine.result import EvalResult
+from uniads_bench.errors import UserError
+from uniads_bench.runner.executors import MAX_RETRIES, ExecutorClosed, Outcome, WorkerLost
+from uniads_bench.runner.worker import EvalTask, WorkerSpec, evaluate_task, prepare_worker
+
+INSTALL = "pip install 'uniads-bench[ray]'"
+
+_prepared = False
+
+
+def _evaluate_in_ray(spec: WorkerSpec, task: EvalTask) -> EvalResult:
+    """The Ray task body: on a GPU when Ray granted one (it sets CUDA_VISIBLE_DEVICES), else on the CPU."""
+    import ray
+
+    global _prepared
+    if not _prepared:
+        prepare_worker(replace(spec, threads=spec.suite.track(task.track).resources.cpus))
+        _prepared = True
+    return evaluate_task(spec, task, "cuda" if ray.get_gpu_ids() else "cpu")
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UserError(f"--executor ray needs Ray, which is not installed; install it with: {INSTALL}") from None
+    return ray
+
+
+class RayExecutor:
+    """Evaluations as Ray tasks on the cluster at `address`, or on a local Ray instance started for the run."""
+
+    def __init__(self, spec: WorkerSpec, device_type: str, address: str | None, log: Any,
+                 max_retries: int = MAX_RETRIES) -> None:
+        ray = import_ray()
+        self.ray = ray
+        self.spec = spec
+        self.max_retries = max_retries
+        self.on_gpu = device_type == "cuda"
+        self._temp_dir: str | None = None
+        self._closed = False
+        if ray.is_initialized():  # a caller (a test, a notebook) owns the connection
+            self._owns = False
+        else:
+            self._owns = True
+            self._connect(address)
+        self._remote = ray.remote(_evaluate_in_ray)
+        self._spec_ref = ray.put(spec)
+        totals = ray.cluster_resources()
+        per_task = max(self._resources(t.name)[1 if self.on_gpu else 0] for t in spec.suite.tracks)
+        self.slots = max(1, int(totals.get("GPU" if self.on_gpu else "CPU", 1) / per_task))
+        log(f"executor: Ray {ray.__version__} at {address or 'a local instance'}, {totals.get('CPU', 0):g} CPUs, "
+            f"{totals.get('GPU', 0):g} GPUs; up to {self.slots} evaluations at once")
+
+    def _connect(self, address: str | None) -> None:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "warning"}
+        try:
+            if address:
+                self.ray.init(address=address, **quiet)
+            else:
+                # A private instance: no auth token written to ~/.ray, and its session in a short temp path
+                # (Ray's socket paths must stay short).
+                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+                self._temp_dir = tempfile.mkdtemp(prefix="uniads-ray-")
+                self.ray.init(num_cpus=os.cpu_count(), _temp_dir=self._temp_dir, **quiet)
+        except ConnectionError as exc:
+            raise UserError(f"cannot reach the Ray cluster at --ray-address {address}: {exc}; start it with "
+                            "`ray start --head` or give its address") from exc
+
+    def _resources(self, track: str) -> tuple[int, float]:
+        """(CPUs, GPUs) one evaluation of `track` asks for; no GPU when the run is on the CPU."""
+        resources = self.spec.suite.track(track).resources
+        return resources.cpus, resources.gpus if self.on_gpu else 0.0
+
+    def _submit(self, task: EvalTask) -> Any:
+        if self._closed:
+            raise ExecutorClosed("the run is stopping")
+        cpus, gpus = self._resources(task.track)
+        return self._remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0,
+                                    name=f"evaluate {task.key}").remote(self._spec_ref, task)
+
+    def evaluate(self, tasks: Sequence[EvalTask]) -> Iterator[tuple[int, Outcome]]:
+        lost = (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.NodeDiedError,
+                self.ray.exceptions.ObjectLostError, self.ray.exceptions.LocalRayletDiedError)
+        retries: list[list[str]] = [[] for _ in tasks]
+        running = {self._submit(task): index for index, task in enumerate(tasks)}
+        while running:
+            [ref], _ = self.ray.wait(list(running), num_returns=1)
+            index = running.pop(ref)
+            try:
+                result = self.ray.get(ref)
+            except lost as exc:
+                if self._closed:
+                    raise ExecutorClosed("the run is stopping") from exc
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                retries[index].append(reason)
+                if len(retries[index]) > self.max_retries:
+                    raise WorkerLost(f"{tasks[index].key}: lost its Ray worker {len(retries[index])} times; "
+                                     f"last: {reason}") from exc
+                running[self._submit(tasks[index])] = index
+                continue
+            except self.ray.exceptions.RayTaskError as exc:
+                raise exc.as_instanceof_cause() from None  # the task's own error (a UserError keeps exit 2)
+            yield index, Outcome(result, tuple(retries[index]))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns:
+            self.ray.shutdown()
+            if self._temp_dir:
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
