@@ -27,7 +27,7 @@ DOCKER_BUILD_FLAGS := --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg TORCH_IND
 	$(if $(wildcard $(CA_BUNDLE)),--secret id=ca$(comma)src=$(CA_BUNDLE)) \
 	$(if $(WHEELS),--build-context wheels=$(WHEELS)) $(if $(WHEELS_IMAGE),--build-arg WHEELS_IMAGE=$(WHEELS_IMAGE))
 
-.PHONY: install test test-all test-gpu demo bench-cifar bench-imagenet lint docker-build docker-run docker-test clean
+.PHONY: install test test-slow test-all test-gpu demo bench-cifar bench-cifar10-cpu bench-imagenet lint docker-build docker-run docker-test clean
 
 install: $(STAMP)
 
@@ -52,6 +52,9 @@ demo: install  ## the digits suite, offline, a few minutes on a laptop CPU
 
 bench-cifar: install
 	$(BIN)/uniads-bench run cifar100 --data-dir $(DATA) $(ARGS)
+
+bench-cifar10-cpu: install  ## CIFAR-10 at a 2-core CPU budget (data prepared under DATA), about an hour
+	$(BIN)/uniads-bench run cifar10_cpu --data-dir $(DATA) --data-limit 5000 --workers $(or $(WORKERS),2) $(ARGS)
 
 bench-imagenet: install
 	$(BIN)/uniads-bench run imagenet --data-dir $(DATA) $(ARGS)
