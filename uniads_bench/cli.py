@@ -58,6 +58,8 @@ def run_options(func):
                      help="Where evaluations run: local processes, or Ray tasks (pip install 'uniads-bench[ray]')."),
         click.option("--ray-address", default=None, metavar="auto|HOST:PORT",
                      help="Ray cluster to join (--executor ray); default: start a local Ray instance."),
+        click.option("--compile", is_flag=True, help="torch.compile students in final-phase trainings (pays off "
+                     "on long GPU runs; tens of seconds of compile time per training)."),
     ]
     for option in reversed(options):
         func = option(func)

@@ -104,3 +104,21 @@ def test_a_signal_mid_training_stops_the_run_instead_of_failing_the_candidate(ct
     monkeypatch.setattr("uniads_bench.engine.train.evaluate_top1", interrupted)
     with pytest.raises(RunInterrupted):
         train_candidate(ctx, kd(), Fidelity(1), seed=0, phase="search")
+
+
+@pytest.mark.slow
+def test_compiled_final_training_trains_through_torch_compile(ctx) -> None:
+    """`--compile`: the final phase runs the student through torch.compile (inductor, a C++ compiler on the
+    CPU) and reaches the accuracy of the eager run; search rungs stay eager."""
+    from dataclasses import replace
+
+    from torch._dynamo.utils import counters
+
+    counters.clear()
+    compiled = train_candidate(replace(ctx, compile_final=True), kd(), Fidelity(3), seed=0, phase="final")
+    assert counters["stats"]["unique_graphs"] >= 1
+    eager = train_candidate(ctx, kd(), Fidelity(3), seed=0, phase="final")
+    assert compiled.status == "ok" and abs(compiled.top1 - eager.top1) < 5.0
+    counters.clear()
+    train_candidate(replace(ctx, compile_final=True), kd(), Fidelity(1), seed=0, phase="search")
+    assert counters["stats"]["unique_graphs"] == 0

@@ -80,6 +80,7 @@ class TrackContext:
     cache: TeacherCache
     guards: Guards = field(default_factory=Guards)
     final_input_shape: tuple[int, int, int] | None = None  # when the final phase trains at another resolution
+    compile_final: bool = False  # torch.compile the student's forward in final-phase trainings (long runs)
 
     @property
     def teacher_dims(self) -> TapDims:
@@ -155,7 +156,8 @@ def train_candidate(
             distiller.to(ctx.device)
             recipe = apply_optim_genes(ctx.recipe, candidate)
             fit = _fit(student, distiller, train_ds, recipe, fidelity.epochs, seed, phase,
-                       replace(ctx.guards, full=guard), ctx.teacher, ctx.cache, candidate.hparams_dict)
+                       replace(ctx.guards, full=guard), ctx.teacher, ctx.cache, candidate.hparams_dict,
+                       compiled=ctx.compile_final and phase == "final")
             top1 = evaluate_top1(student, score_ds)
             if guard and fit.status == "ok" and top1 <= ctx.guards.chance_margin * 100.0 / ctx.num_classes:
                 fit.status, fit.reason = "rejected", f"accuracy at chance ({top1:.1f}%) at the end of the rung"
@@ -206,8 +208,13 @@ def _fit(
     teacher: nn.Module | None = None,
     cache: TeacherCache | None = None,
     distiller_hparams: Mapping[str, Any] | None = None,
+    compiled: bool = False,
 ) -> _Fit:
-    """The training loop; `guards` None means no guards at all, else the full protocol when `guard`."""
+    """The training loop; `guards` None means no guards at all, else the full protocol when `guard`.
+
+    `compiled` runs the student's forward through `torch.compile`: its compile time (tens of seconds) pays
+    off only over a long training, so the engine asks for it in final-phase trainings only.
+    """
     augment = Augment(recipe.augment_pad, recipe.augment_flip)
     bounds = batch_bounds(len(data), recipe.batch_size, drop_last=True)
     total_steps = epochs * len(bounds)
@@ -220,6 +227,7 @@ def _fit(
     fit = _Fit()
     window: dict[str, Tensor] = {}
     step = 0
+    forward_taps = torch.compile(student.forward_taps) if compiled else student.forward_taps
     student.train()
     distiller.train()
     for epoch in range(epochs):
@@ -235,7 +243,7 @@ def _fit(
                 group["lr"] = lr
             x = _layout(x)
             with _autocast(data.device):
-                s_taps = student.forward_taps(x, stages="stages" in needs)
+                s_taps = forward_taps(x, stages="stages" in needs)
                 if not needs:
                     t_taps = None
                 elif epoch_teacher is not None:

@@ -74,7 +74,7 @@ def device_splits(suite: Suite, data: DatasetArrays, device: torch.device, data_
 
 def build_context(
     suite: Suite, track: Track, data: DatasetArrays, device: torch.device, cache_dir: Path, data_dir: Path,
-    log=print,
+    log=print, compile_final: bool = False,
 ) -> tuple[TrackContext, TeacherRecord]:
     """The TrackContext of `track`, with its teacher loaded from the cache or trained."""
     splits = device_splits(suite, data, device, data_dir)
@@ -94,5 +94,6 @@ def build_context(
         device=device,
         cache=TeacherCache(TEACHER_CACHE_BYTES, cache_dir / "teacher-spill", TEACHER_SPILL_BYTES),
         final_input_shape=(3, suite.final_resolution, suite.final_resolution) if suite.final_resolution else None,
+        compile_final=compile_final,
     )
     return context, record

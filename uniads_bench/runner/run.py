@@ -71,8 +71,8 @@ Job = tuple[str, int]  # (method, seed)
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Command-line choices that shape a run. Paths and where evaluations run (`workers`, `executor`,
-    `ray_address`) are not part of the resolved config: they never change a result."""
+    """Command-line choices that shape a run. Paths and how evaluations run (`workers`, `executor`,
+    `ray_address`, `compile`) are not part of the resolved config: they do not change what a run decides."""
 
     tracks: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
@@ -89,6 +89,7 @@ class RunOptions:
     workers: int = 1
     executor: str = "local"
     ray_address: str | None = None
+    compile: bool = False
 
 
 def resolve_suite(suite: Suite, options: RunOptions) -> Suite:
@@ -222,7 +223,7 @@ class Runner:
         self.device = pick_device(options.device)
         self.profile = load_profile(suite.hardware_profile)
         self.spec = WorkerSpec(suite, options.data_dir, options.cache_dir.expanduser(), options.data_limit,
-                               options.deterministic)
+                               options.deterministic, compile_final=options.compile)
         self.executor: Executor = InlineExecutor(self.spec, str(self.device))
 
     def run(self, data: DatasetArrays) -> RunResult:
@@ -234,7 +235,8 @@ class Runner:
         try:
             for track in self.suite.tracks:
                 ctx, teacher = build_context(self.suite, track, data, self.device,
-                                             self.options.cache_dir.expanduser(), self.options.data_dir, self.log)
+                                             self.options.cache_dir.expanduser(), self.options.data_dir, self.log,
+                                             compile_final=self.options.compile)
                 track_rows = self._track_rows(ctx, teacher, prov)
                 rows += track_rows
                 summary["tracks"][track.name] = {"teacher": dataclasses.asdict(teacher),

@@ -27,7 +27,7 @@ class WorkerSpec:
     """How a worker rebuilds a run's track contexts: the resolved suite and where data and teachers live.
 
     `threads` is the worker's torch CPU thread count (0 leaves torch's default): workers sharing a machine
-    split its cores instead of oversubscribing them.
+    split its cores instead of oversubscribing them. `compile_final` compiles students in final trainings.
     """
 
     suite: Suite
@@ -36,6 +36,7 @@ class WorkerSpec:
     data_limit: int | None
     deterministic: bool
     threads: int = 0
+    compile_final: bool = False
 
     @property
     def key(self) -> tuple[str, int | None]:
@@ -102,7 +103,8 @@ def _context(spec: WorkerSpec, track: str, device: torch.device) -> TrackContext
 
         data = load_arrays(spec.suite, spec.data_dir, spec.data_limit)
         ctx, _ = build_context(spec.suite, spec.suite.track(track), data, device, spec.cache_dir, spec.data_dir,
-                               log=lambda line: print(f"[worker {os.getpid()}] {line}", flush=True))
+                               log=lambda line: print(f"[worker {os.getpid()}] {line}", flush=True),
+                               compile_final=spec.compile_final)
         _replace_current(key, ctx)
     assert _current is not None
     return _current[1]
