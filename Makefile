@@ -41,6 +41,9 @@ $(STAMP): pyproject.toml
 test: install  ## unit, golden and end-to-end tests (not slow, not gpu)
 	$(BIN)/python -m pytest -m "not slow and not gpu" -q
 
+test-slow: install  ## only the tests marked slow (CI runs them after `make test`)
+	$(BIN)/python -m pytest -m "slow and not gpu" -q
+
 test-all: install  ## everything that runs on a CPU, slow tests included
 	$(BIN)/python -m pytest -m "not gpu" -q
 
