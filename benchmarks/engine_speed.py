@@ -19,7 +19,8 @@ of both networks. `--device-figures` adds, on the same device, images/s of a res
 bf16 NCHW, bf16 channels_last) and a `calibrate_profile` entry (`benchmarks/gpu_check.sh` uses it).
 
 Usage: python benchmarks/engine_speed.py [--images 2048] [--epochs 1] [--threads 2] [--workers 2]
-           [--device cpu] [--data DIR | --no-data] [--out FILE] [--device-figures] [--profile DIR]
+           [--device cpu] [--precision auto|bf16|fp32] [--data DIR | --no-data] [--out FILE] [--device-figures]
+           [--profile DIR]
 Writes benchmarks/results/engine_speed.json (or --out) and prints one summary line.
 """
 
@@ -56,7 +57,7 @@ from uniads_bench.distill.kd import kd_divergence
 from uniads_bench.engine.calibrate import calibrate_profile, cpu_model, device_label, measure_throughput
 from uniads_bench.engine.result import EvalResult, Fidelity
 from uniads_bench.engine.teacher_cache import TeacherCache
-from uniads_bench.engine.train import TrackContext, train_candidate
+from uniads_bench.engine.train import PRECISIONS, TrackContext, train_candidate, use_bf16
 from uniads_bench.errors import UserError
 from uniads_bench.models.family import get_family
 from uniads_bench.models.zoo import build_model
@@ -109,12 +110,12 @@ def frozen_teacher(device: torch.device) -> nn.Module:
     return teacher
 
 
-def warm_up(teacher: nn.Module, device: torch.device) -> None:
-    """One unscored teacher forward and student forward-backward, in fp32 and (on CUDA) bf16 autocast,
-    so that no arm pays the one-time kernel selection and allocator growth."""
+def warm_up(teacher: nn.Module, device: torch.device, bf16: bool) -> None:
+    """One unscored teacher forward and student forward-backward, in fp32 and (when our arms use it) bf16
+    autocast, so that no arm pays the one-time kernel selection and allocator growth."""
     student = build_model("resnet8x4", NUM_CLASSES, seed=SEED).to(device)
     x = torch.randn(BATCH, 3, 32, 32, generator=torch_generator(SEED, "warm-up", device=device), device=device)
-    for dtype in [None] + ([torch.bfloat16] if device.type == "cuda" else []):
+    for dtype in [None] + ([torch.bfloat16] if bf16 else []):
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             with torch.no_grad():
                 teacher(x)
@@ -180,7 +181,7 @@ def plain_kd(
 
 
 def track_context(teacher: nn.Module, train: ImageArrays, val: ImageArrays, epochs: int,
-                  device: torch.device) -> TrackContext:
+                  device: torch.device, bf16: bool) -> TrackContext:
     """A TrackContext for the reference student of the cifar_resnet_x4 family, built without a suite."""
     assert CIFAR10.mean is not None and CIFAR10.std is not None
     train_ds, val_ds = (
@@ -191,7 +192,7 @@ def track_context(teacher: nn.Module, train: ImageArrays, val: ImageArrays, epoc
         name="engine-speed", family=get_family("cifar_resnet_x4"), num_classes=NUM_CLASSES,
         input_shape=(3, 32, 32), search_train=train_ds, val=val_ds, final_train=train_ds, test=val_ds,
         teacher=teacher, recipe=Recipe(**{**RECIPE.__dict__, "epochs": epochs}), device=device,
-        cache=TeacherCache(max_bytes=4 << 30),
+        cache=TeacherCache(max_bytes=4 << 30), bf16=bf16,
     )
 
 
@@ -282,6 +283,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads of this process")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the plain loop (mdistiller: 2)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="our arms' precision (the engine's --precision); the plain loop stays fp32")
     parser.add_argument("--device-figures", action="store_true", help="add train-step images/s and a hardware profile")
     parser.add_argument("--step-steps", type=int, default=30, help="timed steps per train-step figure")
     parser.add_argument("--step-batches", type=int, nargs="+", default=[BATCH, 512], help="train-step batch sizes")
@@ -294,8 +297,9 @@ def main() -> None:
 
     train, val, described = load_data(None if args.no_data else args.data, args.images, args.val_images)
     teacher = frozen_teacher(device)
-    warm_up(teacher, device)
-    ctx = track_context(teacher, train, val, args.epochs, device)
+    bf16 = use_bf16(device, args.precision)
+    warm_up(teacher, device, bf16)
+    ctx = track_context(teacher, train, val, args.epochs, device, bf16)
     reference = ctx.family.reference
     first = Candidate.make(reference, "kd", KD_HPARAMS)
     later = Candidate.make(reference, "kd", KD_HPARAMS, {"lr_mult": 0.5})
@@ -319,6 +323,7 @@ def main() -> None:
         "epochs": args.epochs,
         "batch_size": BATCH,
         "plain_workers": args.workers,
+        "ours_precision": "bf16 autocast" if bf16 else "fp32",
         "models": "resnet32x4 (random init, eval) -> resnet8x4, 10 classes, logit KD T=4, CE 0.1 / KD 0.9",
         "load_avg_1min_end": load_average(),
         **figures,
@@ -330,7 +335,8 @@ def main() -> None:
     print(
         f"engine_speed: plain {plain_s} s, ours cold {figures['ours_cold']['seconds']} s "
         f"(x{figures['speedup_cold']}), ours warm {figures['ours_warm']['seconds']} s (x{figures['speedup_warm']}); "
-        f"{len(train)} images x {args.epochs} epoch(s), {args.threads} threads, load {result['load_avg_1min_end']}, "
+        f"{len(train)} images x {args.epochs} epoch(s), ours in {result['ours_precision']}, {args.threads} threads, "
+        f"load {result['load_avg_1min_end']}, "
         f"{result['device']} -> {args.out}"
     )
 

@@ -58,6 +58,9 @@ def run_options(func):
                      help="Where evaluations run: local processes, or Ray tasks (pip install 'uniads-bench[ray]')."),
         click.option("--ray-address", default=None, metavar="auto|HOST:PORT",
                      help="Ray cluster to join (--executor ray); default: start a local Ray instance."),
+        click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
+                     help="Candidates' precision: auto = bf16 autocast on CUDA, fp32 on a CPU; bf16 also on a "
+                     "CPU (fast with AVX512-BF16/AMX); recorded in the run's config."),
         click.option("--compile", is_flag=True, help="torch.compile students in final-phase trainings (pays off "
                      "on long GPU runs; tens of seconds of compile time per training)."),
     ]

@@ -40,9 +40,9 @@ def suite_file(tmp_path: Path, old: str, new: str) -> str:
     return str(path)
 
 
-def changed_config_run(tmp_path: Path) -> str:
-    """A run directory whose config was written with another budget scale."""
-    options = RunOptions(budget_scale=0.5, seeds=(0,))
+def changed_config_run(tmp_path: Path, **changes: Any) -> str:
+    """A run directory whose config was written with other options (default: another budget scale)."""
+    options = RunOptions(**{"budget_scale": 0.5, "seeds": (0,), **changes})
     run_dir = tmp_path / "old-run"
     run_dir.mkdir()
     atomic_write_json(run_dir / "config.json", config_record(resolve_suite(load_suite("digits"), options), options))
@@ -71,6 +71,8 @@ BAD_INPUT = [
     ("missing-data-dir", lambda t: ["cifar100", "--data-dir", str(t / "no-data")], "no-data"),
     ("resume-changed-config", lambda t: ["digits", "--budget-scale", "0.1", "--seeds", "0", "--resume",
                                          changed_config_run(t)], "the config changed"),
+    ("resume-changed-precision", lambda t: ["digits", "--budget-scale", "0.5", "--seeds", "0", "--resume",
+                                            changed_config_run(t, precision="bf16")], "precision: 'bf16' -> 'auto'"),
     ("resume-not-a-run", lambda t: ["digits", "--resume", str(t)], "is not a run directory"),
 ]
 

@@ -77,7 +77,7 @@ def test_teacher_cache_serves_exactly_the_teacher_outputs(ctx) -> None:
     data = ctx.search_train
     plan = data.plan(11, 0, Augment(1, False))
     logits, features = ctx.cache.get("search/11/0", lambda: pytest.fail("must be cached"))
-    fresh_logits, fresh_features = teacher_epoch_outputs(ctx.teacher, data, plan, 1)
+    fresh_logits, fresh_features = teacher_epoch_outputs(ctx.teacher, data, plan, 1, ctx.bf16)
     assert torch.equal(logits, fresh_logits) and torch.equal(features, fresh_features)
 
 
@@ -122,3 +122,20 @@ def test_compiled_final_training_trains_through_torch_compile(ctx) -> None:
     counters.clear()
     train_candidate(replace(ctx, compile_final=True), kd(), Fidelity(1), seed=0, phase="search")
     assert counters["stats"]["unique_graphs"] == 0
+
+
+def test_precision_rules_and_a_bf16_candidate_on_the_cpu(ctx) -> None:
+    """`--precision`: auto is bf16 on CUDA only; bf16 autocast also trains on a CPU, to the same accuracy band."""
+    from dataclasses import replace
+
+    from uniads_bench.engine.train import use_bf16
+    from uniads_bench.errors import UserError
+
+    assert not use_bf16(torch.device("cpu")) and use_bf16(torch.device("cuda"))
+    assert use_bf16(torch.device("cpu"), "bf16") and not use_bf16(torch.device("cuda"), "fp32")
+    with pytest.raises(UserError, match="unknown precision 'fp8'"):
+        use_bf16(torch.device("cpu"), "fp8")
+    fp32 = train_candidate(ctx, kd(), Fidelity(4), seed=0, phase="search")
+    bf16 = train_candidate(replace(ctx, bf16=True), kd(), Fidelity(4), seed=0, phase="search")
+    assert bf16.status == "ok" and bf16.top1 > 25.0 and abs(bf16.top1 - fp32.top1) < 10.0
+    assert bf16.loss_last != fp32.loss_last  # it really ran in another precision

@@ -24,12 +24,12 @@ class Delta:
 
 def compare_rows(new: LeaderboardRow, board: list[LeaderboardRow]) -> list[Delta]:
     """Deltas of `new` against the measured rows of its track measured under the same conditions (hardware,
-    budget scale, data limit); a p-value needs at least two seeds on each side."""
-    conditions = (new.hardware, new.budget_scale, new.data_limit)
+    budget scale, data limit, precision); a p-value needs at least two seeds on each side."""
+    conditions = new.conditions()
     out = []
     for row in board:
         if (row.kind != "measured" or row.track != new.track or row.method == new.method
-                or (row.hardware, row.budget_scale, row.data_limit) != conditions):
+                or row.conditions() != conditions):
             continue
         p_value = None
         if new.n >= 2 and row.n >= 2:

@@ -36,6 +36,7 @@ class LeaderboardRow:
     wall_seconds: float = 0.0
     budget_scale: float = 1.0
     data_limit: int = 0
+    precision: str = "fp32"  # the candidates' effective precision (bf16 autocast or fp32); "" for reported rows
     teacher: str = ""
     teacher_top1: float = 0.0
     config_hash: str = ""
@@ -47,9 +48,13 @@ class LeaderboardRow:
     note: str = ""
     statuses: tuple[str, ...] = field(default=())
 
-    def key(self) -> tuple[str, str, str, str, float, int]:
+    def key(self) -> tuple[str, str, str, str, float, int, str]:
         """Rows with the same key replace each other when a leaderboard is updated."""
-        return (self.track, self.method, self.kind, self.hardware, self.budget_scale, self.data_limit)
+        return (self.track, self.method, self.kind, self.hardware, self.budget_scale, self.data_limit, self.precision)
+
+    def conditions(self) -> tuple[str, float, int, str]:
+        """What must match for two measured rows to be compared: hardware, budget scale, data, precision."""
+        return (self.hardware, self.budget_scale, self.data_limit, self.precision)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -75,7 +80,7 @@ def reported_rows(suite: Suite) -> list[LeaderboardRow]:
         LeaderboardRow(
             suite=suite.name, track=track.name, method=r.method, kind="reported", student=r.student,
             params=r.params, macs=0, top1_mean=r.top1, top1_std=float("nan"), n=0, top1_per_seed=(), seeds=(),
-            hardware="", source=r.source,
+            hardware="", source=r.source, precision="",
         )
         for track in suite.tracks
         for r in track.reported

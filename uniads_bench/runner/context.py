@@ -14,7 +14,7 @@ from uniads_bench.data.arrays import DatasetArrays, ImageArrays
 from uniads_bench.data.loader import DeviceDataset
 from uniads_bench.data.splits import holdout_split
 from uniads_bench.engine.teacher_cache import TeacherCache
-from uniads_bench.engine.train import TrackContext
+from uniads_bench.engine.train import TrackContext, use_bf16
 from uniads_bench.errors import UserError
 from uniads_bench.models.family import track_family
 from uniads_bench.runner.teachers import TeacherRecord, ensure_teacher
@@ -74,9 +74,10 @@ def device_splits(suite: Suite, data: DatasetArrays, device: torch.device, data_
 
 def build_context(
     suite: Suite, track: Track, data: DatasetArrays, device: torch.device, cache_dir: Path, data_dir: Path,
-    log=print, compile_final: bool = False,
+    log=print, compile_final: bool = False, precision: str = "auto",
 ) -> tuple[TrackContext, TeacherRecord]:
-    """The TrackContext of `track`, with its teacher loaded from the cache or trained."""
+    """The TrackContext of `track`, with its teacher loaded from the cache or trained; `precision` is the
+    candidates' (`engine.train.use_bf16`)."""
     splits = device_splits(suite, data, device, data_dir)
     teacher, record = ensure_teacher(suite, track, splits.final_train, splits.test, data.num_classes, cache_dir, log)
     recipe = suite.recipe if track.student_lr is None else Recipe(**{**suite.recipe.__dict__, "lr": track.student_lr})
@@ -95,5 +96,6 @@ def build_context(
         cache=TeacherCache(TEACHER_CACHE_BYTES, cache_dir / "teacher-spill", TEACHER_SPILL_BYTES),
         final_input_shape=(3, suite.final_resolution, suite.final_resolution) if suite.final_resolution else None,
         compile_final=compile_final,
+        bf16=use_bf16(device, precision),
     )
     return context, record

@@ -72,7 +72,8 @@ Job = tuple[str, int]  # (method, seed)
 @dataclass(frozen=True)
 class RunOptions:
     """Command-line choices that shape a run. Paths and how evaluations run (`workers`, `executor`,
-    `ray_address`, `compile`) are not part of the resolved config: they do not change what a run decides."""
+    `ray_address`, `compile`) are not part of the resolved config: they do not change what a run decides.
+    `precision` changes the numbers, so it is recorded beside the config and a resume must keep it."""
 
     tracks: tuple[str, ...] = ()
     methods: tuple[str, ...] = ()
@@ -90,6 +91,7 @@ class RunOptions:
     executor: str = "local"
     ray_address: str | None = None
     compile: bool = False
+    precision: str = "auto"
 
 
 def resolve_suite(suite: Suite, options: RunOptions) -> Suite:
@@ -223,7 +225,7 @@ class Runner:
         self.device = pick_device(options.device)
         self.profile = load_profile(suite.hardware_profile)
         self.spec = WorkerSpec(suite, options.data_dir, options.cache_dir.expanduser(), options.data_limit,
-                               options.deterministic, compile_final=options.compile)
+                               options.deterministic, compile_final=options.compile, precision=options.precision)
         self.executor: Executor = InlineExecutor(self.spec, str(self.device))
 
     def run(self, data: DatasetArrays) -> RunResult:
@@ -236,7 +238,7 @@ class Runner:
             for track in self.suite.tracks:
                 ctx, teacher = build_context(self.suite, track, data, self.device,
                                              self.options.cache_dir.expanduser(), self.options.data_dir, self.log,
-                                             compile_final=self.options.compile)
+                                             compile_final=self.options.compile, precision=self.options.precision)
                 track_rows = self._track_rows(ctx, teacher, prov)
                 rows += track_rows
                 summary["tracks"][track.name] = {"teacher": dataclasses.asdict(teacher),
@@ -330,7 +332,7 @@ class Runner:
             budget_used_gpu_hours=mean_std(spent)[0] if spent else 0.0,
             search_evaluations=sum(o.evaluations for o in outcomes),
             wall_seconds=sum(o.wall_seconds for o in outcomes), budget_scale=self.options.budget_scale,
-            data_limit=self.options.data_limit or 0, teacher=track.teacher,
+            data_limit=self.options.data_limit or 0, precision="bf16" if ctx.bf16 else "fp32", teacher=track.teacher,
             teacher_top1=teacher.test_top1, config_hash=self.suite.config_hash(), git_commit=prov["git_commit"],
             package_version=prov["package_version"], torch=prov["torch"], run_id=self.run_dir.name,
             statuses=tuple(f.status for f in finals),
@@ -472,7 +474,8 @@ def write_board(directory: Path, suite: Suite, rows: list[LeaderboardRow]) -> No
 def config_record(suite: Suite, options: RunOptions) -> dict[str, Any]:
     """The resolved config written into the run directory; its hash keys resume."""
     return {"suite": suite.to_dict(), "config_hash": suite.config_hash(), "budget_scale": options.budget_scale,
-            "data_limit": options.data_limit, "deterministic": options.deterministic}
+            "data_limit": options.data_limit, "deterministic": options.deterministic,
+            "precision": options.precision}
 
 
 def _diff_keys(old: Any, new: Any, path: str = "") -> list[str]:
@@ -491,7 +494,8 @@ def prepare_run_dir(suite: Suite, options: RunOptions) -> Path:
             raise UserError(f"{options.resume} is not a run directory (no config.json); give a directory "
                             "written by `uniads-bench run`")
         old = json.loads(config_path.read_text())
-        if any(old.get(k) != record[k] for k in ("config_hash", "budget_scale", "data_limit")):
+        if any(old.get(k, "auto" if k == "precision" else None) != record[k]
+               for k in ("config_hash", "budget_scale", "data_limit", "precision")):
             diffs = _diff_keys(old, record)
             raise UserError(f"cannot resume {options.resume}: the config changed", diffs[:20])
         return options.resume

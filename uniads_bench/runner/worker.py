@@ -27,7 +27,8 @@ class WorkerSpec:
     """How a worker rebuilds a run's track contexts: the resolved suite and where data and teachers live.
 
     `threads` is the worker's torch CPU thread count (0 leaves torch's default): workers sharing a machine
-    split its cores instead of oversubscribing them. `compile_final` compiles students in final trainings.
+    split its cores instead of oversubscribing them. `compile_final` compiles students in final trainings;
+    `precision` is the candidates' numeric precision (`engine.train.use_bf16`).
     """
 
     suite: Suite
@@ -37,6 +38,7 @@ class WorkerSpec:
     deterministic: bool
     threads: int = 0
     compile_final: bool = False
+    precision: str = "auto"
 
     @property
     def key(self) -> tuple[str, int | None]:
@@ -104,7 +106,7 @@ def _context(spec: WorkerSpec, track: str, device: torch.device) -> TrackContext
         data = load_arrays(spec.suite, spec.data_dir, spec.data_limit)
         ctx, _ = build_context(spec.suite, spec.suite.track(track), data, device, spec.cache_dir, spec.data_dir,
                                log=lambda line: print(f"[worker {os.getpid()}] {line}", flush=True),
-                               compile_final=spec.compile_final)
+                               compile_final=spec.compile_final, precision=spec.precision)
         _replace_current(key, ctx)
     assert _current is not None
     return _current[1]
