@@ -53,3 +53,17 @@ def test_reported_rows_render_apart_from_measured() -> None:
     measured_part, reported_part = text.split("Published numbers (reported, not reproduced here):")
     assert "76.32" in reported_part and "76.32" not in measured_part
     assert "mdistiller README" in reported_part
+
+
+def test_committed_boards_pass_check() -> None:
+    """Every board under leaderboards/ passes `uniads-bench leaderboard check` (schema, seeds, provenance)."""
+    from pathlib import Path
+
+    from uniads_bench.leaderboard import load_board
+
+    boards = sorted((Path(__file__).resolve().parents[2] / "leaderboards").glob("*.json"))
+    assert boards, "no committed leaderboard found"
+    for path in boards:
+        rows = load_board(path)
+        assert rows and check_rows(rows) == [], path.name
+        assert any(r.kind == "measured" for r in rows), path.name
