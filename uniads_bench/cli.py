@@ -156,6 +156,12 @@ def doctor() -> None:
             rows.append([module, getattr(imported, "__version__", "installed")])
         except ImportError:
             rows.append([module, "MISSING"])
+    try:
+        import ray
+
+        rows.append(["ray (--executor ray)", ray.__version__])
+    except ImportError:
+        rows.append(["ray (--executor ray)", "not installed (optional: pip install 'uniads-bench[ray]')"])
     rows.append(["suites", ", ".join(known_suites())])
     click.echo(tabulate(rows, tablefmt="github", headers=["check", "status"]))
 
