@@ -50,8 +50,8 @@ test-all: install  ## everything that runs on a CPU, slow tests included
 test-gpu: install  ## the device suite (needs CUDA)
 	$(BIN)/python -m pytest -m gpu -q
 
-demo: install  ## the digits suite, offline, a few minutes on a laptop CPU
-	$(BIN)/uniads-bench run digits $(ARGS)
+demo: install  ## the digits suite, offline, a minute or two on a laptop CPU (2 worker processes)
+	$(BIN)/uniads-bench run digits --workers $(or $(WORKERS),2) $(ARGS)
 
 bench-cifar: install
 	$(BIN)/uniads-bench run cifar100 --data-dir $(DATA) $(ARGS)
