@@ -66,9 +66,10 @@ def retried(out: Path) -> bool:
     return bool(list((out / "runs").glob("*/journal.jsonl"))) and any(r["type"] == "retry" for r in journal(out))
 
 
-def kill_workers_until_retried(process: subprocess.Popen, out: Path, marker: str) -> int:
-    """Kill -9 a worker process whose command line contains `marker`, wait for the retry to be journaled, and
-    kill another if none comes (the worker may have been idle); returns how many were killed."""
+def kill_workers_until_retried(process: subprocess.Popen, out: Path, marker: str, patience: float = 120.0) -> int:
+    """Kill -9 a worker process whose command line contains `marker`, then wait up to `patience` seconds for
+    the retry to be journaled (on a loaded machine the retried evaluation can take a while to be booked); kill
+    another only if none comes (a pool worker may have been idle). Returns how many were killed."""
     killed = 0
     while process.poll() is None and not retried(out):
         victims = [pid for pid, cmdline in descendants(process.pid) if marker in cmdline]
@@ -77,9 +78,9 @@ def kill_workers_until_retried(process: subprocess.Popen, out: Path, marker: str
             continue
         os.kill(victims[0], signal.SIGKILL)
         killed += 1
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + patience
         while process.poll() is None and time.monotonic() < deadline and not retried(out):
-            time.sleep(0.1)
+            time.sleep(0.2)
     return killed
 
 
