@@ -60,6 +60,9 @@ def test_run_prints_and_writes_a_leaderboard(finished_run) -> None:
         assert rows[search]["search_evaluations"] > 0
         assert 0 < rows[search]["budget_used_gpu_hours"] <= rows[search]["budget_declared_gpu_hours"]
     assert rows["random"]["budget_declared_gpu_hours"] == rows["uniads"]["budget_declared_gpu_hours"]
+    for search in ("random", "uniads"):  # mean final hypervolume of (val error, params / cap) w.r.t. (1, 1.1)
+        assert 0.0 < rows[search]["hypervolume"] <= 1.1
+    assert rows["kd"]["hypervolume"] is None and rows["vanilla"]["hypervolume"] is None
     for plot in ("pareto", "anytime"):  # written next to the board, from the run's journal
         assert (tmp / "boards" / f"digits-cnn-{plot}.png").stat().st_size > 1000
     markdown = (tmp / "boards" / "digits.md").read_text()

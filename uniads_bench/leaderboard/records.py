@@ -33,6 +33,7 @@ class LeaderboardRow:
     budget_declared_gpu_hours: float = 0.0
     budget_used_gpu_hours: float = 0.0
     search_evaluations: int = 0
+    hypervolume: float | None = None  # mean over seeds of the search's final hypervolume (search.metrics)
     wall_seconds: float = 0.0
     budget_scale: float = 1.0
     data_limit: int = 0

@@ -11,7 +11,7 @@ from uniads_bench.errors import UserError
 from uniads_bench.leaderboard.records import LeaderboardRow
 
 HEADERS = ["rank", "method", "student", "params", "MACs", "top-1 % (mean ± std)", "n",
-           "search GPU-h used / declared", "evals", "measured s", "hardware"]
+           "search GPU-h used / declared", "evals", "HV", "measured s", "hardware"]
 
 
 def _count(value: int) -> str:
@@ -29,7 +29,8 @@ def track_table(rows: list[LeaderboardRow]) -> str:
         [
             rank, r.method, r.student, _count(r.params), _count(r.macs), f"{r.top1_mean:.2f} ± {r.top1_std:.2f}",
             r.n, f"{r.budget_used_gpu_hours:.4g} / {r.budget_declared_gpu_hours:.4g}" if r.search_evaluations else "-",
-            r.search_evaluations or "-", f"{r.wall_seconds:.0f}",
+            r.search_evaluations or "-", "-" if r.hypervolume is None else f"{r.hypervolume:.3f}",
+            f"{r.wall_seconds:.0f}",
             r.hardware + (", bf16" if r.precision == "bf16" else ""),
         ]
         for rank, r in enumerate(measured, start=1)

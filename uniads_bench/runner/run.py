@@ -63,6 +63,7 @@ from uniads_bench.runner.worker import EvalTask, WorkerSpec, adopt_context
 from uniads_bench.search import Ask, FixedMethod, SearchSetup, get_method, make_searcher
 from uniads_bench.search.loop import search_loop
 from uniads_bench.search.methods import Method
+from uniads_bench.search.metrics import hypervolume, normalised_points
 from uniads_bench.space import Candidate, track_space
 
 Log = Callable[[str], None]
@@ -203,6 +204,7 @@ class SeedOutcome:
     spent_gpu_hours: float | None
     evaluations: int
     wall_seconds: float
+    hypervolume: float | None = None
 
 
 class Runner:
@@ -297,6 +299,7 @@ class Runner:
         track = self.suite.track(ctx.name)
         prefix = f"{track.name}/{name}/{seed}"
         spent: float | None = None
+        volume: float | None = None
         evaluations = 0
         wall = 0.0
         if isinstance(method, FixedMethod):
@@ -304,14 +307,14 @@ class Runner:
             chosen: Candidate | None = Candidate.make(ctx.family.reference, method.distiller, hparams)
         else:
             ledger = BudgetLedger(self.suite.search.budget_gpu_hours, cost)
-            chosen, wall = self._search(ctx, method, seed, ledger, prefix)
+            chosen, wall, volume = self._search(ctx, method, seed, ledger, prefix)
             spent, evaluations = ledger.spent_gpu_hours, ledger.evaluations
             if chosen is None:
                 self.log(f"[{prefix}] no feasible candidate within the budget; seed has no final result")
-                return SeedOutcome(None, spent, evaluations, wall)
+                return SeedOutcome(None, spent, evaluations, wall, volume)
         [final] = self._evaluate(ctx, [f"{prefix}/final"], [Ask(chosen, Fidelity(ctx.recipe.epochs), False)], seed,
                                  "final", None)
-        return SeedOutcome(final, spent, evaluations, wall + final.wall_seconds)
+        return SeedOutcome(final, spent, evaluations, wall + final.wall_seconds, volume)
 
     def _row(self, ctx: TrackContext, teacher: TeacherRecord, name: str, outcomes: list[SeedOutcome],
              prov: dict[str, Any]) -> LeaderboardRow:
@@ -319,6 +322,7 @@ class Runner:
         track = self.suite.track(ctx.name)
         finals = [o.final for o in outcomes if o.final is not None]
         spent = [o.spent_gpu_hours for o in outcomes if o.spent_gpu_hours is not None]
+        volumes = [o.hypervolume for o in outcomes if o.hypervolume is not None]
         top1 = [f.top1 for f in finals]
         mean, std = mean_std(top1)
         return LeaderboardRow(
@@ -331,6 +335,7 @@ class Runner:
             budget_declared_gpu_hours=0.0 if isinstance(method, FixedMethod) else self.suite.search.budget_gpu_hours,
             budget_used_gpu_hours=mean_std(spent)[0] if spent else 0.0,
             search_evaluations=sum(o.evaluations for o in outcomes),
+            hypervolume=mean_std(volumes)[0] if volumes else None,
             wall_seconds=sum(o.wall_seconds for o in outcomes), budget_scale=self.options.budget_scale,
             data_limit=self.options.data_limit or 0, precision="bf16" if ctx.bf16 else "fp32", teacher=track.teacher,
             teacher_top1=teacher.test_top1, config_hash=self.suite.config_hash(), git_commit=prov["git_commit"],
@@ -344,7 +349,9 @@ class Runner:
         return f"searched ({len(finals)} seeds)"
 
     def _search(self, ctx: TrackContext, method: Any, seed: int, ledger: BudgetLedger,
-                prefix: str) -> tuple[Candidate | None, float]:
+                prefix: str) -> tuple[Candidate | None, float, float]:
+        """Run one search; returns its chosen candidate, measured seconds and final hypervolume (feasible results
+        at the top fidelity, normalised as in `search.metrics`)."""
         track = self.suite.track(ctx.name)
         setup = SearchSetup(track_space(track), track.param_cap, self.suite.search.epochs,
                             numpy_generator(seed, "search", track.name, method.name), dict(method.options))
@@ -376,7 +383,8 @@ class Runner:
         self.log(f"[{prefix}] search done: {ledger.evaluations} evaluations, "
                  f"{ledger.spent_gpu_hours:.4g} of {ledger.declared_gpu_hours:.4g} GPU-h; chosen "
                  f"{chosen.describe() if chosen else 'none'}")
-        return chosen, wall
+        volume = hypervolume(normalised_points(history, track.param_cap, self.suite.search.epochs))
+        return chosen, wall, volume
 
     def _plan(self, ctx: TrackContext, ask: Ask, seed: int) -> PlannedEvaluation:
         """What the ask would charge if it trained to the end. A student over the parameter cap is rejected
