@@ -35,8 +35,20 @@ def journal(out: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def two_cores() -> None:
+    """Runs pinned to two cores: `--workers 2` then gives each worker one torch thread, as Ray's one-CPU tasks
+    have, so both executors compute with the same thread count on any machine."""
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])
+
+
+def start(out: Path, cache: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(command(out, cache, *extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=two_cores)
+
+
 def run(out: Path, cache: Path, *extra: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(command(out, cache, *extra), capture_output=True, text=True, timeout=900)
+    done = subprocess.run(command(out, cache, *extra), capture_output=True, text=True, timeout=900,
+                          preexec_fn=two_cores)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -105,8 +117,7 @@ def test_ray_executor_gives_the_leaderboard_of_local_workers(tmp_path, digits_ca
 def test_a_worker_killed_mid_evaluation_is_retried(tmp_path, digits_cache, two_workers, extra, marker) -> None:
     if "ray" in extra:
         pytest.importorskip("ray")
-    process = subprocess.Popen(command(tmp_path, digits_cache, *extra), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = start(tmp_path, digits_cache, *extra)
     killed = kill_workers_until_retried(process, tmp_path, marker)
     _, stderr = process.communicate(timeout=900)
     assert process.returncode == 0, stderr[-3000:]
@@ -118,8 +129,7 @@ def test_a_worker_killed_mid_evaluation_is_retried(tmp_path, digits_cache, two_w
 
 
 def test_interrupted_multi_worker_run_resumes_to_the_same_board(tmp_path, digits_cache, two_workers) -> None:
-    process = subprocess.Popen(command(tmp_path, digits_cache, "--workers", "2"), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = start(tmp_path, digits_cache, "--workers", "2")
     while process.poll() is None and not (list((tmp_path / "runs").glob("*/journal.jsonl"))
                                           and len(journal(tmp_path)) >= 10):
         time.sleep(0.05)

@@ -84,9 +84,14 @@ def worker_devices(device: str, workers_per_device: int) -> list[str]:
     return [device] * workers_per_device
 
 
+def available_cpus() -> int:
+    """The cores this process may run on (its CPU affinity: a container's or Slurm job's cpuset, not the host's)."""
+    return len(os.sched_getaffinity(0))
+
+
 def threads_per_worker(workers: int) -> int:
-    """An even share of this machine's cores for each of `workers` processes (at least one)."""
-    return max(1, (os.cpu_count() or 1) // workers)
+    """An even share of the available cores for each of `workers` processes (at least one)."""
+    return max(1, available_cpus() // workers)
 
 
 # The device of this worker process, set by `_start_worker`.

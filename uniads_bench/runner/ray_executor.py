@@ -21,7 +21,7 @@ from typing import Any
 
 from uniads_bench.engine.result import EvalResult
 from uniads_bench.errors import UserError
-from uniads_bench.runner.executors import MAX_RETRIES, ExecutorClosed, Outcome, WorkerLost
+from uniads_bench.runner.executors import MAX_RETRIES, ExecutorClosed, Outcome, WorkerLost, available_cpus
 from uniads_bench.runner.worker import EvalTask, WorkerSpec, evaluate_task, prepare_worker
 
 INSTALL = "pip install 'uniads-bench[ray]'"
@@ -84,7 +84,7 @@ class RayExecutor:
                 # (Ray's socket paths must stay short).
                 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
                 self._temp_dir = tempfile.mkdtemp(prefix="uniads-ray-")
-                self.ray.init(num_cpus=os.cpu_count(), _temp_dir=self._temp_dir, **quiet)
+                self.ray.init(num_cpus=available_cpus(), _temp_dir=self._temp_dir, **quiet)
         except ConnectionError as exc:
             raise UserError(f"cannot reach the Ray cluster at --ray-address {address}: {exc}; start it with "
                             "`ray start --head` or give its address") from exc
