@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -51,7 +51,7 @@ def import_ray() -> Any:
 class RayExecutor:
     """Evaluations as Ray tasks on the cluster at `address`, or on a local Ray instance started for the run."""
 
-    def __init__(self, spec: WorkerSpec, device_type: str, address: str | None, log: Any,
+    def __init__(self, spec: WorkerSpec, device_type: str, address: str | None, log: Callable[[str], None],
                  max_retries: int = MAX_RETRIES) -> None:
         ray = import_ray()
         self.ray = ray
