@@ -1,12 +1,14 @@
-"""Reliability in-process: signals never tear a journal record, one writer per run directory, concurrent
+"""Reliability in-process: signals never tear a journal record, one writer per run directory, concurrent or killed
 leaderboard updates keep every row, a full disk keeps the old file and stops with a clear message, and
 the failure budget trips on crashes but not on rejections."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -122,6 +124,42 @@ def test_concurrent_publishers_keep_every_row_exactly_once(tmp_path) -> None:
     methods = [r.method for r in load_board(tmp_path / "digits.json") if r.kind == "measured"]
     assert sorted(methods) == sorted(f"w{w}-{i}" for w in range(workers) for i in range(count))
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def _publish_forever(directory: str, prefix: str) -> None:
+    suite = load_suite("digits")
+    for i in itertools.count():
+        publish_rows(Path(directory), suite, [measured(method=f"{prefix}-{i:04d}", suite="digits")])
+
+
+def test_kill_9_mid_publish_never_loses_or_tears_a_board(tmp_path) -> None:
+    """Publishers killed with SIGKILL inside a board write: the board always parses and holds every row of
+    earlier publishes exactly once; the next publish removes the killed writers' temp files."""
+    context = multiprocessing.get_context("fork")
+    draw = random.Random(0)
+    publish_rows(tmp_path, load_suite("digits"), [measured(method="first", suite="digits")])  # imports done
+    kept, torn_writes = ["first"], 0
+    for round_ in range(12):
+        publisher = context.Process(target=_publish_forever, args=(str(tmp_path), f"r{round_:02d}"))
+        publisher.start()
+        time.sleep(draw.uniform(0.05, 0.3))
+        deadline = time.monotonic() + 30
+        while not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()) and time.monotonic() < deadline:
+            pass  # kill while a board write is under way
+        os.kill(publisher.pid, signal.SIGKILL)
+        publisher.join(timeout=60)
+        assert publisher.exitcode == -signal.SIGKILL
+        torn_writes += any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+        methods = [r.method for r in load_board(tmp_path / "digits.json") if r.kind == "measured"]
+        fresh = sorted(set(methods) - set(kept))
+        assert fresh == [f"r{round_:02d}-{i:04d}" for i in range(len(fresh))]  # a prefix: no row skipped
+        assert sorted(methods) == sorted(kept + fresh)  # none twice
+        kept = sorted(kept + fresh)
+    assert torn_writes > 0, "no kill landed inside a write: the test proved nothing"
+    publish_rows(tmp_path, load_suite("digits"), [measured(method="last", suite="digits")])
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    board = (tmp_path / "digits.md").read_text()
+    assert all(method in board for method in [*kept, "last"])
 
 
 def test_disk_full_keeps_the_old_summary_and_says_so(tmp_path, monkeypatch) -> None:

@@ -1,7 +1,8 @@
 """Atomic file writes: a temp file in the same directory, fsync, then replace.
 
 A crash or a full disk mid-write leaves the previous file intact; a full disk stops the run with a
-`UserError` saying so, since only the user can free space.
+`UserError` saying so, since only the user can free space. A writer killed mid-write (`kill -9`) leaves its
+temp file behind; the next holder of the lock over those files removes it (`remove_stale_temps`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from uniads_bench.errors import UserError
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+TEMP_SUFFIX = ".tmp"
 
 
 def disk_full(path: Path, exc: OSError) -> UserError:
@@ -27,7 +29,7 @@ def disk_full(path: Path, exc: OSError) -> UserError:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace `path` with `data` in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared like any file
         with os.fdopen(fd, "wb") as handle:
@@ -45,6 +47,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def remove_stale_temps(directory: Path, name: str = "*") -> None:
+    """Delete the temp files that atomic writes of `name` (every file when "*") in `directory` left behind
+    when their process was killed. Call it only while holding the lock that excludes every other writer of
+    those files, since a live writer's temp file looks the same."""
+    for leftover in directory.glob(f".{name}.*{TEMP_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
 
 
 def _umask() -> int:

@@ -43,7 +43,7 @@ from uniads_bench.leaderboard import (
 from uniads_bench.leaderboard.render import track_table
 from uniads_bench.models.counting import count_flops
 from uniads_bench.rng import numpy_generator
-from uniads_bench.runner.atomic import atomic_write_json, atomic_write_text
+from uniads_bench.runner.atomic import atomic_write_json, atomic_write_text, remove_stale_temps
 from uniads_bench.runner.context import build_context, load_arrays
 from uniads_bench.runner.executors import (
     Executor,
@@ -474,7 +474,10 @@ def publish_rows(directory: Path, suite: Suite, rows: list[LeaderboardRow]) -> N
 
 
 def write_board(directory: Path, suite: Suite, rows: list[LeaderboardRow]) -> None:
-    """Write a suite's leaderboard records (JSON) and their rendering (Markdown), each atomically."""
+    """Write a suite's leaderboard records (JSON) and their rendering (Markdown), each atomically. Callers hold
+    the board's lock, so temp files of these two files can only be a killed writer's and are removed."""
+    for name in (f"{suite.name}.json", f"{suite.name}.md"):
+        remove_stale_temps(directory, name)
     atomic_write_json(directory / f"{suite.name}.json", board_json(suite.name, rows))
     atomic_write_text(directory / f"{suite.name}.md", render_markdown(suite.name, rows, board_header(suite)))
 
@@ -534,6 +537,7 @@ def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | 
     log(f"run directory: {run_dir}")
     started = time.perf_counter()
     with stop_on_signals(), run_lock(run_dir):
+        remove_stale_temps(run_dir)  # a killed run's half-written summary or board
         try:
             result = Runner(suite, options, run_dir, log, {extra.name: extra} if extra else None).run(data)
         except RunInterrupted as exc:
