@@ -1,5 +1,6 @@
-"""Interrupting a real digits run (SIGTERM, SIGINT, kill -9 at several points) and resuming it gives the
-leaderboard of an uninterrupted run with the same options (deterministic mode, measured seconds aside).
+"""Interrupting a real digits run (SIGTERM, SIGINT, kill -9 at several points, a full disk) and resuming it
+gives the leaderboard of an uninterrupted run with the same options (deterministic mode, measured seconds
+aside).
 
 Runs are small (one seed, KD and random search, a tenth of the budget, about 45 journal records) and
 share the session's teacher cache.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -128,5 +130,50 @@ def test_kill_9_then_resume_gives_the_same_leaderboard(reference, tmp_path, when
     code, _, run_dir = interrupt(tmp_path, cache, when, signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert (run_dir / "run.lock").exists()  # kill -9 leaves its lock behind; resume takes it over
+    (run_dir / ".summary.json.k1ll3d.tmp").write_text("{")  # as a kill inside an atomic write leaves it
     stderr = resume_matches(tmp_path, cache, run_dir, expected)
     assert "stale lock" in stderr
+    assert not list(run_dir.glob("*.tmp"))
+
+
+# Runs the command on a tiny tmpfs (a user namespace makes the mount possible without privileges), then
+# gives the filesystem room and resumes; copies of the run directory after each step are kept for the test.
+FULL_DISK = r"""
+set -u
+runs=$1; shift
+mount -t tmpfs -o size=24k tmpfs "$runs" || exit 90
+"$@" > /dev/null 2> "$runs/../full.err"; echo $? > "$runs/../full.rc"
+cp -a "$runs/." "$runs/../after-full"
+mount -o remount,size=16m tmpfs "$runs"
+"$@" --resume "$(ls -d "$runs"/*/)" > /dev/null 2> "$runs/../resume.err"; echo $? > "$runs/../resume.rc"
+cp -a "$runs/." "$runs/../after-resume"
+"""
+
+
+def can_mount_tmpfs() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                            'mount -t tmpfs -o size=4k tmpfs "$(mktemp -d)"'], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not can_mount_tmpfs(), reason="needs unshare and user namespaces to mount a tiny tmpfs")
+def test_a_really_full_disk_stops_the_run_and_resume_finishes(reference, tmp_path) -> None:
+    """Not a simulated error: the run directory lives on a 24 KiB filesystem that fills up mid-search."""
+    cache, expected = reference
+    (tmp_path / "runs").mkdir()
+    subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", FULL_DISK, "sh",
+                    str(tmp_path / "runs"), *command(tmp_path, cache)], check=True, timeout=1800)
+    full_err = (tmp_path / "full.err").read_text()
+    assert (tmp_path / "full.rc").read_text().strip() == "2", full_err[-3000:]
+    assert full_err.splitlines()[-1].startswith("error: no space left on the device writing")
+    assert "Traceback" not in full_err
+    (stopped,) = list((tmp_path / "after-full").iterdir())
+    assert not (stopped / "run.lock").exists() and not list(stopped.glob(".*.tmp"))
+    assert 0 < len(records(stopped / "journal.jsonl")) < 45  # it stopped mid-run, its records whole
+    assert (tmp_path / "resume.rc").read_text().strip() == "0", (tmp_path / "resume.err").read_text()[-3000:]
+    assert comparable(tmp_path) == expected
+    (finished,) = list((tmp_path / "after-resume").iterdir())
+    journal_is_whole(finished)
