@@ -121,6 +121,29 @@ def test_interrupted_run_resumes_to_the_same_leaderboard(finished_run, tmp_path)
     assert sorted(map(key, ours)) == sorted(map(key, theirs))
 
 
+def test_search_ablations_run_as_methods_of_a_suite(finished_run, tmp_path) -> None:
+    """UniADS with one part switched off, listed in a suite file: the journal shows the part missing."""
+    tmp, _ = finished_run
+    suite = Path(small_suite(tmp_path))
+    suite.write_text(suite.read_text().replace('"uniads"]', '"uniads", "uniads:no-rejection", "uniads:no-halving"]'))
+    result = cli("run", str(suite), "--budget-scale", SCALE, "--seeds", "0", "--methods",
+                 "uniads:no-rejection,uniads:no-halving", "--out", str(tmp_path / "runs"), "--leaderboard-dir",
+                 str(tmp_path / "boards"), "--cache-dir", str(tmp / "cache"), "--deterministic", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (journal,) = (tmp_path / "runs").glob("*/journal.jsonl")
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+
+    def searched(method: str) -> list[dict]:
+        return [r for r in records if r["type"] == "evaluation" and r["phase"] == "search"
+                and r["key"].split("/")[1] == method]
+
+    assert searched("uniads:no-rejection") and not any(r["guard"] for r in searched("uniads:no-rejection"))
+    (top,) = {r["epochs"] for r in searched("uniads:no-halving")}  # every ask at the top rung
+    assert min(r["epochs"] for r in searched("uniads:no-rejection")) < top  # halving starts lower
+    rows = json.loads((tmp_path / "boards" / "digits.json").read_text())["rows"]
+    assert {r["method"] for r in rows if r["kind"] == "measured"} == {"uniads:no-rejection", "uniads:no-halving"}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

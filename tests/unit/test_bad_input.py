@@ -60,6 +60,8 @@ BAD_INPUT = [
     ("duplicate-seeds", lambda t: ["run", suite_file(t, "seeds = [0, 1, 2]", "seeds = [1, 1]")],
      "seeds: duplicate seeds"),
     ("unknown-method", lambda t: ["run", suite_file(t, '"uniads"]', '"kdd"]')], "unknown method 'kdd'"),
+    ("unknown-method-variant", lambda t: ["run", suite_file(t, '"uniads"]', '"uniads:no-nsga"]')],
+     "unknown variant 'no-nsga' of method 'uniads'; known: uniads:no-halving"),
     ("unknown-distiller", lambda t: ["run", suite_file(t, 'distiller = "kd"', 'distiller = "kdd"')],
      "tracks[0].space.distiller"),
     ("missing-key", lambda t: ["run", suite_file(t, "epochs = 10", "epochz = 10")], "search.epochs: required key"),

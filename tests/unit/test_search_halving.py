@@ -68,3 +68,10 @@ def test_bracket_ends_when_nothing_is_feasible() -> None:
     bracket = Bracket([Candidate.make({"name": "a"}, "fake")], HalvingSchedule((3, 9), 3), CAP)
     bracket.tell([obs("a", 90, 10, status="rejected")])
     assert bracket.done and bracket.promotions == [[]]
+
+
+def test_ablation_options_give_one_rung_or_no_guard() -> None:
+    assert HalvingSchedule.from_options({"halving": False}, 27).rungs == (27,)
+    unguarded = HalvingSchedule.from_options({"loss_rejection": False}, 27)
+    bracket = Bracket([Candidate.make({"name": "a"}, "fake")], unguarded, CAP)
+    assert [a.guard for a in bracket.asks()] == [False]

@@ -1,10 +1,11 @@
-"""UniADS searcher: shrinking rules, exhaustion of a tiny space, archive and choice."""
+"""UniADS searcher: shrinking rules, exhaustion of a tiny space, archive and choice, ablation variants."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from uniads_bench.search import get_method
 from uniads_bench.search.base import Observation, SearchSetup
 from uniads_bench.search.evaluators import make_evaluator, run_offline_search
 from uniads_bench.search.uniads import ShrinkWeights, UniADSSearch
@@ -79,3 +80,31 @@ def test_nsga2_is_told_each_candidates_highest_rung_result() -> None:
             assert g[0] == pytest.approx((obs.result.params - setup.param_cap) / setup.param_cap)
         else:
             assert f[0] == 1.0 and g[0] >= 1.0  # rejected: infeasible, behind every trained candidate
+
+
+def test_no_halving_trains_every_offspring_at_full_fidelity() -> None:
+    trace = run_offline_search("uniads:no-halving", "synthetic:rugged", budget=8, seed=0)
+    assert {o.ask.fidelity.epochs for o in trace.observations} == {trace.max_epochs}
+    assert all(o.ask.guard for o in trace.observations)  # its one rung is still the guarded lowest rung
+
+
+def test_no_rejection_guards_no_rung_so_rejectable_candidates_run_to_the_end() -> None:
+    full = run_offline_search("uniads", "synthetic:rugged", budget=8, seed=0)
+    ablated = run_offline_search("uniads:no-rejection", "synthetic:rugged", budget=8, seed=0)
+    assert any(o.result.status == "rejected" for o in full.observations)  # rugged has a rejection region
+    assert not any(o.ask.guard for o in ablated.observations)
+    assert not any(o.result.status == "rejected" for o in ablated.observations)
+    assert any(o.result.top1 == 1.0 and o.result.epochs_done == o.ask.fidelity.epochs for o in ablated.observations)
+
+
+@pytest.mark.parametrize(("method", "shrinks"), [("uniads", True), ("uniads:no-shrinking", False)])
+def test_no_shrinking_keeps_sampling_weights_uniform(method: str, shrinks: bool) -> None:
+    evaluator = make_evaluator("synthetic:rugged", seed=0)
+    setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs, np.random.default_rng(0),
+                        dict(get_method(method).options))
+    searcher = UniADSSearch(setup)
+    while len(searcher.brackets) < 3:
+        asks = searcher.ask()
+        searcher.tell([Observation(a, evaluator.evaluate(a)) for a in asks])
+    weights = np.concatenate(list(searcher.shrink.weights.values()))
+    assert bool((weights < 1.0).any()) is shrinks

@@ -10,7 +10,8 @@ Promotion is multi-objective: feasible results (status ok, params within the cap
 non-dominated rank on (validation error, params), then by crowding distance (larger first, so the
 promoted set stays spread along the front), then by ask order. Infeasible results are never promoted.
 The lowest rung asks with ``guard=True`` so the engine applies the full loss-rejection protocol there;
-promoted candidates already passed it, so higher rungs ask with ``guard=False``.
+promoted candidates already passed it, so higher rungs ask with ``guard=False``. Options ``halving = false``
+(one rung at full fidelity) and ``loss_rejection = false`` (no rung guarded) exist for ablations.
 """
 
 from __future__ import annotations
@@ -52,14 +53,16 @@ class HalvingSchedule:
 
     rungs: tuple[int, ...]
     eta: int = DEFAULT_ETA
+    loss_rejection: bool = True
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], max_epochs: int) -> HalvingSchedule:
-        """Options ``eta`` (default 3) and ``r_min`` (default ``max(1, max_epochs // eta**2)``, i.e. three rungs
-        when the top fidelity allows it)."""
+        """Options ``eta`` (default 3), ``r_min`` (default ``max(1, max_epochs // eta**2)``, i.e. three rungs
+        when the top fidelity allows it), ``halving`` (default true; false: ``max_epochs`` only) and
+        ``loss_rejection`` (default true: the lowest rung is guarded)."""
         eta = int(options.get("eta", DEFAULT_ETA))
-        r_min = int(options.get("r_min", max(1, max_epochs // eta**2)))
-        return cls(rung_epochs(r_min, eta, max_epochs), eta)
+        r_min = int(options.get("r_min", max(1, max_epochs // eta**2))) if options.get("halving", True) else max_epochs
+        return cls(rung_epochs(r_min, eta, max_epochs), eta, bool(options.get("loss_rejection", True)))
 
     @property
     def bracket_size(self) -> int:
@@ -129,7 +132,7 @@ class Bracket:
         if self.done:
             return []
         fidelity = Fidelity(self.schedule.rungs[self.rung])
-        return [Ask(c, fidelity, guard=self.rung == 0) for c in self.active]
+        return [Ask(c, fidelity, guard=self.rung == 0 and self.schedule.loss_rejection) for c in self.active]
 
     def tell(self, observations: list[Observation]) -> None:
         """Record the current rung's results and promote. A partial batch (the budget ran out) still

@@ -31,13 +31,17 @@ class FixedMethod:
 
 @dataclass(frozen=True)
 class SearchMethod:
-    """A searcher run over the track's joint space under the suite's search budget."""
+    """A searcher run over the track's joint space under the suite's search budget.
+
+    `variants` names the ``NAME:VARIANT`` forms the method accepts, each with the options it overrides
+    (checked when a suite is loaded); None leaves the variant to the searcher (``nevergrad:DE``)."""
 
     name: str
     searcher: str
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     kind: str = "search"
+    variants: dict[str, dict[str, Any]] | None = None
 
 
 Method = FixedMethod | SearchMethod
@@ -70,6 +74,11 @@ def get_method(name: str) -> Method:
     family, _, variant = name.partition(":")
     base = _load(family) if variant else None
     if isinstance(base, SearchMethod):
-        return SearchMethod(name=name, searcher=base.searcher, options={**base.options, "variant": variant},
+        if base.variants is not None and variant not in base.variants:
+            raise UserError(f"unknown variant {variant!r} of method {family!r}; known: "
+                            f"{', '.join(f'{family}:{v}' for v in base.variants)}")
+        overrides = base.variants[variant] if base.variants is not None else {}
+        return SearchMethod(name=name, searcher=base.searcher,
+                            options={**base.options, **overrides, "variant": variant},
                             description=f"{base.description} ({variant})")
     raise UserError(f"unknown method {name!r}; known: {', '.join(method_names())} (and FAMILY:VARIANT forms)")

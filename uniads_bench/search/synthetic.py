@@ -4,7 +4,8 @@ Each problem is a discrete space shaped like a track's (architecture, distiller 
 a closed-form top-fidelity accuracy and parameter count. Accuracy = an architecture term that saturates with
 capacity, minus distiller/optimisation penalties whose minimum is zero; so the true Pareto front is the
 architecture front at zero penalty, and `true_front` enumerates it exactly. Some distiller settings are
-rejected (the "KD term dwarfs CE" rule of the loss guards), as the engine would.
+rejected (the "KD term dwarfs CE" rule of the loss guards) within their first epoch when the ask is guarded,
+as the engine would; unguarded, they train to the end and score chance (1% top-1).
 
 Lower fidelities are distorted versions of the top one (`distort`, shared with the replay evaluator): a
 bias that grows with model size (short schedules favour small models), plus Gaussian noise, both
