@@ -3,11 +3,12 @@
 Claim measured: at equal budgets (cost units = full-fidelity trainings of a model at the parameter cap), how
 much hypervolume (error x params/cap, reference (1, 1.1), feasible full-fidelity results only) and how low a
 best error each method reaches after 25/50/100% of its budget; mean +- standard error over seeds, and a paired
-test (Wilcoxon signed-rank and paired t on the same seeds) of uniads against random and random+halving.
+test (Wilcoxon signed-rank and paired t on the same seeds) of uniads against random, random+halving and its
+ablations (uniads with halving, shrinking or loss rejection switched off).
 Writes ``benchmarks/results/search_efficiency.{json,md,png}``.
 
 Usage: ``python benchmarks/search_efficiency.py [--seeds 10] [--workers 2] [--out benchmarks/results]``
-(about 2-4 minutes on 2 CPU cores).
+(about 1-4 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from uniads_bench.search.metrics import NO_RESULT_ERROR, REFERENCE_POINT, anytim
 from uniads_bench.search.synthetic import PROBLEMS
 
 DISWOT = Path(__file__).resolve().parents[2] / "shared/data/diswot-s1/resnet20_depth_cifar100.csv"
-METHODS = ("random", "random+halving", "uniads", "nevergrad:DiscreteOnePlusOne",
+ABLATIONS = ("uniads:no-halving", "uniads:no-shrinking", "uniads:no-rejection")
+METHODS = ("random", "random+halving", "uniads", *ABLATIONS, "nevergrad:DiscreteOnePlusOne",
            "nevergrad:PortfolioDiscreteOnePlusOne", "nevergrad:TwoPointsDE", "nevergrad:NGOpt")
 FRACTIONS = (0.25, 0.5, 1.0)
 GRID = tuple(np.linspace(0.02, 1.0, 50).round(4))
-COMPARE = (("uniads", "random"), ("uniads", "random+halving"))
+COMPARE = (("uniads", "random"), ("uniads", "random+halving"), *(("uniads", a) for a in ABLATIONS))
 
 
 def problems() -> dict[str, tuple[str, float]]:
@@ -156,7 +158,8 @@ def plot(runs: list[dict[str, Any]], summary: dict[str, Any], path: Path) -> Non
             curves = np.array([r["hv_curve"] for r in runs if r["problem"] == label and r["method"] == method])
             mean = curves.mean(axis=0)
             se = curves.std(axis=0, ddof=1) / np.sqrt(len(curves))
-            ax.plot(GRID, mean, label=method, lw=2 if method == "uniads" else 1.2)
+            ax.plot(GRID, mean, label=method, lw=2 if method == "uniads" else 1.2,
+                    ls="--" if method in ABLATIONS else "-")
             ax.fill_between(GRID, mean - se, mean + se, alpha=0.15)
         ax.axhline(entry["optimum_hv"], color="k", ls=":", lw=1, label="optimum")
         ax.set(title=f"{label} (budget {entry['budget']:g})", xlabel="fraction of budget spent",
