@@ -368,7 +368,8 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
 @cli.command()
 @click.argument("suite")
 @click.argument("track")
-@click.option("--method", required=True, help="A search method: uniads, random, random+halving, nevergrad:NAME.")
+@click.option("--method", required=True, help="A search method: uniads, an ablation of it (uniads:no-halving, "
+              "uniads:no-shrinking, uniads:no-rejection), random, random+halving, nevergrad:NAME.")
 @click.option("--evaluator", default="real", show_default=True,
               help="real (train on the suite's data), replay:TABLE.csv[?opts] or synthetic:NAME.")
 @click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
