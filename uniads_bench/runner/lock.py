@@ -68,8 +68,10 @@ def run_lock(run_dir: Path) -> Iterator[None]:
             owner = _read_owner(path)
             pid, owner_host = owner.get("pid"), owner.get("host")
             if isinstance(pid, int) and (owner_host != host or _alive(pid)):
+                # Another host's process cannot be checked from here: only the user knows it is gone.
+                gone = f"; if {owner_host} crashed, delete {path}" if owner_host != host else ""
                 raise UserError(f"{run_dir} is in use by process {pid} on {owner_host} (lock {path}); wait for "
-                                "it to finish or stop it first") from None
+                                f"it to finish or stop it first{gone}") from None
             if not owner and _age_seconds(path) < OWNERLESS_GRACE_S:  # its creator may be writing it right now
                 raise UserError(f"{run_dir} is being locked by another process (lock {path}); try again") from None
             warnings.warn(f"{path}: taking over a stale lock of process {pid} on {owner_host}", stacklevel=3)
