@@ -24,6 +24,7 @@ from uniads_bench.engine.result import EvalResult
 from uniads_bench.runner.worker import EvalTask, WorkerSpec, evaluate_task, prepare_worker
 
 MAX_RETRIES = 2
+CLOSED_POLL_S = 1.0  # how often a waiting `evaluate` checks whether the executor was closed
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,11 @@ class ProcessExecutor:
             future, pool = self._submit(task)
             running[future] = (index, pool)
         while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            done, _ = wait(running, timeout=CLOSED_POLL_S, return_when=FIRST_COMPLETED)
+            if not done and self._closed:
+                # A future cancelled by the pool's shutdown never wakes `wait` (concurrent.futures notifies
+                # waiters of a cancellation only when the pool would have started the task), so look.
+                raise ExecutorClosed("the run is stopping")
             for future in done:
                 index, pool = running.pop(future)
                 try:
@@ -176,7 +181,8 @@ class ProcessExecutor:
         with self._lock:
             self._closed = True
             pool = self._pool
-        # Stop the trainings in flight now rather than after they finish (the pool has no public way to).
+        # Stop the trainings in flight now rather than after they finish (the pool has no public way to). Their
+        # tasks fail with BrokenProcessPool, queued ones are cancelled; `evaluate` calls notice either way.
         for process in list((pool._processes or {}).values()):
             process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
