@@ -128,8 +128,12 @@ def test_a_worker_killed_mid_evaluation_is_retried(tmp_path, digits_cache, two_w
     assert comparable(tmp_path) == two_workers  # the retried evaluation trained again to the same result
 
 
-def test_interrupted_multi_worker_run_resumes_to_the_same_board(tmp_path, digits_cache, two_workers) -> None:
-    process = start(tmp_path, digits_cache, "--workers", "2")
+@pytest.mark.parametrize("executor", [("--workers", "2"), ("--executor", "ray")], ids=["workers", "ray"])
+def test_interrupted_multi_worker_run_resumes_to_the_same_board(tmp_path, digits_cache, two_workers,
+                                                                executor) -> None:
+    if "ray" in executor:
+        pytest.importorskip("ray")
+    process = start(tmp_path, digits_cache, *executor)
     while process.poll() is None and not (list((tmp_path / "runs").glob("*/journal.jsonl"))
                                           and len(journal(tmp_path)) >= 10):
         time.sleep(0.05)
@@ -138,7 +142,7 @@ def test_interrupted_multi_worker_run_resumes_to_the_same_board(tmp_path, digits
     assert process.returncode == 143, stderr[-3000:]
     assert not [p for p, _ in descendants(process.pid)]  # no worker left behind
     [run_dir] = (tmp_path / "runs").iterdir()
-    done = run(tmp_path, digits_cache, "--workers", "2", "--resume", str(run_dir))
+    done = run(tmp_path, digits_cache, *executor, "--resume", str(run_dir))
     assert "journal" in done.stderr
     assert comparable(tmp_path) == two_workers
 

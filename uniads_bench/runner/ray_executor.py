@@ -14,14 +14,24 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
 from uniads_bench.engine.result import EvalResult
 from uniads_bench.errors import UserError
-from uniads_bench.runner.executors import MAX_RETRIES, ExecutorClosed, Outcome, WorkerLost, available_cpus
+from uniads_bench.runner.executors import (
+    CLOSED_POLL_S,
+    MAX_RETRIES,
+    ExecutorClosed,
+    Outcome,
+    WorkerLost,
+    available_cpus,
+)
+from uniads_bench.runner.signals import STOP_SIGNALS
 from uniads_bench.runner.worker import EvalTask, WorkerSpec, evaluate_task, prepare_worker
 
 INSTALL = "pip install 'uniads-bench[ray]'"
@@ -76,6 +86,9 @@ class RayExecutor:
     def _connect(self, address: str | None) -> None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "warning"}
+        # ray.init installs a SIGTERM handler that exits with status 15 mid-run; the run's own handlers (stop
+        # cleanly, exit 143 or 130, resumable) are put back after it.
+        handlers = {s: signal.getsignal(s) for s in STOP_SIGNALS}
         try:
             if address:
                 self.ray.init(address=address, **quiet)
@@ -88,6 +101,10 @@ class RayExecutor:
         except ConnectionError as exc:
             raise UserError(f"cannot reach the Ray cluster at --ray-address {address}: {exc}; start it with "
                             "`ray start --head` or give its address") from exc
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                for signum, handler in handlers.items():
+                    signal.signal(signum, handler)
 
     def _resources(self, track: str) -> tuple[int, float]:
         """(CPUs, GPUs) one evaluation of `track` asks for; no GPU when the run is on the CPU."""
@@ -107,7 +124,12 @@ class RayExecutor:
         retries: list[list[str]] = [[] for _ in tasks]
         running = {self._submit(task): index for index, task in enumerate(tasks)}
         while running:
-            [ref], _ = self.ray.wait(list(running), num_returns=1)
+            if self._closed:
+                raise ExecutorClosed("the run is stopping")
+            ready, _ = self.ray.wait(list(running), num_returns=1, timeout=CLOSED_POLL_S)
+            if not ready:
+                continue
+            [ref] = ready
             index = running.pop(ref)
             try:
                 result = self.ray.get(ref)
