@@ -72,7 +72,8 @@ def ref_dkd(x: dict[str, Array], hp: dict[str, Any], epoch: float) -> float:
 
     b_s, r_s = split(x["s_logits"])
     b_t, r_t = split(x["t_logits"])
-    ramp = min(epoch / hp.get("warmup_epochs", 20.0), 1.0)
+    # mdistiller: min(epoch / warmup, 1) with the 1-indexed epoch of a 240-epoch run.
+    ramp = min((np.floor(epoch) + 1) / hp.get("warmup_epochs", 20.0), 1.0)
     kd = alpha * np_kl(b_t, b_s) + beta * np_kl(r_t, r_s)
     return np_ce(x["s_logits"], target) + ramp * kd * t**2
 
@@ -93,8 +94,11 @@ def ref_dist(x: dict[str, Array], hp: dict[str, Any], epoch: float) -> float:
 
 
 def ref_fitnet(x: dict[str, Array], hp: dict[str, Any], epoch: float) -> float:
-    """Romero et al. 2015: squared error between the 1x1-regressed student hint and the teacher's stage 1."""
+    """Romero et al. 2015 with the references' ConvReg: squared error between relu(bn(conv1x1(student hint))),
+    BatchNorm with batch statistics (training mode, biased variance, eps 1e-5), and the teacher's stage 1."""
     hint = np.einsum("oc,nchw->nohw", x["adapter_weight"], x["s_stage1"]) + x["adapter_bias"][None, :, None, None]
+    mean, var = hint.mean(axis=(0, 2, 3), keepdims=True), hint.var(axis=(0, 2, 3), keepdims=True)
+    hint = np.maximum((hint - mean) / np.sqrt(var + 1e-5), 0.0)
     return np_ce(x["s_logits"], x["target"]) + 100.0 * float(np.mean((hint - x["t_stage1"]) ** 2))
 
 
@@ -292,7 +296,7 @@ def test_distiller_matches_reference(case: dict[str, Any]) -> None:
         # Learned projectors/adapters get the fixture's weights so the reference can apply the same map.
         for module, key in (
             (getattr(distiller, "projector", None), "projector"),
-            (getattr(distiller, "adapter", None), "adapter"),
+            (getattr(distiller, "adapter", [None])[0], "adapter"),
         ):
             if isinstance(module, torch.nn.Linear | torch.nn.Conv2d):
                 weight = torch.tensor(INPUTS[f"{key}_weight"], dtype=torch.float32)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from uniads_bench.data.loader import Augment, DeviceDataset
+from uniads_bench.data.loader import Augment, DeviceDataset, train_batch_bounds
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
 
@@ -20,7 +20,7 @@ def data() -> DeviceDataset:
 
 
 def _epoch(data: DeviceDataset, seed: int, epoch: int, batch_size: int, augment: Augment) -> tuple[torch.Tensor, ...]:
-    parts = list(data.batches(seed, epoch, batch_size, augment, drop_last=False))
+    parts = list(data.batches(seed, epoch, batch_size, augment))
     return torch.cat([p[2] for p in parts]), torch.cat([p[3] for p in parts])
 
 
@@ -28,10 +28,18 @@ def test_same_seed_and_epoch_give_identical_batches(data: DeviceDataset) -> None
     augment = Augment(pad=2, flip=True)
     first = list(data.batches(3, 5, 8, augment))
     again = list(data.batches(3, 5, 8, augment))
-    assert len(first) == 4  # 37 // 8, the last partial batch dropped
+    assert [(s, e) for s, e, _, _ in first][-2:] == [(24, 32), (32, 37)]  # the partial batch is trained on
     for (s1, e1, x1, y1), (s2, e2, x2, y2) in zip(first, again, strict=True):
         assert (s1, e1) == (s2, e2)
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
+
+
+def test_an_epoch_sees_every_image_unless_its_last_batch_would_hold_one() -> None:
+    # mdistiller and RepDistiller keep the last partial batch (DataLoader's drop_last=False); a batch of one
+    # sample cannot go through BatchNorm in training mode, so that one case is dropped.
+    assert train_batch_bounds(4500, 64)[-1] == (4480, 4500) and len(train_batch_bounds(4500, 64)) == 71
+    assert train_batch_bounds(37, 9)[-1] == (27, 36)
+    assert train_batch_bounds(5, 64) == [(0, 5)]
 
 
 def test_epochs_and_seeds_differ(data: DeviceDataset) -> None:

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision import transforms
 
 from uniads_bench.data.catalog import IMAGENET
+from uniads_bench.data.loader import drops_last_batch
 from uniads_bench.data.sources import image_folder_classes, list_image_folder
 from uniads_bench.errors import UserError
 from uniads_bench.rng import derive_seed, torch_generator
@@ -110,7 +111,7 @@ def imagenet_loader(
         sampler=EpochPermutation(len(dataset), seed, epoch) if train else None,
         num_workers=workers,
         pin_memory=torch.cuda.is_available(),
-        drop_last=train,
+        drop_last=train and drops_last_batch(len(dataset), batch_size),
         persistent_workers=False,
         # The loader draws worker base seeds when iterated; from the global RNG unless it has its own generator.
         generator=torch_generator(seed, "imagenet-workers", epoch),

@@ -89,11 +89,11 @@ class DeviceDataset:
         return x.float() * self._scale - self._shift
 
     def batches(
-        self, seed: int, epoch: int, batch_size: int, augment: Augment, shuffle: bool = True, drop_last: bool = True
+        self, seed: int, epoch: int, batch_size: int, augment: Augment, shuffle: bool = True
     ) -> Iterator[tuple[int, int, Tensor, Tensor]]:
-        """Yield (start, stop, images, labels) over one epoch."""
+        """Yield (start, stop, images, labels) over one training epoch (`train_batch_bounds`)."""
         plan = self.plan(seed, epoch, augment, shuffle)
-        for start, stop in batch_bounds(len(self), batch_size, drop_last):
+        for start, stop in train_batch_bounds(len(self), batch_size):
             x, y = self.batch(plan, start, stop, augment.pad)
             yield start, stop, x, y
 
@@ -107,6 +107,18 @@ def batch_bounds(n: int, batch_size: int, drop_last: bool) -> list[tuple[int, in
     """[start, stop) of each batch of an epoch of `n` samples."""
     stops = range(batch_size, n + 1, batch_size) if drop_last else range(batch_size, n + batch_size, batch_size)
     return [(stop - batch_size, min(stop, n)) for stop in stops if stop - batch_size < n]
+
+
+def drops_last_batch(n: int, batch_size: int) -> bool:
+    """Whether a training epoch of `n` samples drops its last partial batch: only when it would hold a single
+    sample, which BatchNorm cannot normalise in training mode. mdistiller and RepDistiller keep the partial
+    batch (PyTorch's DataLoader default, `drop_last=False`); the two agree wherever their runs did not crash."""
+    return n > batch_size and n % batch_size == 1
+
+
+def train_batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """[start, stop) of each training batch of an epoch of `n` samples (see `drops_last_batch`)."""
+    return batch_bounds(n, batch_size, drop_last=drops_last_batch(n, batch_size))
 
 
 def _translate(x: Tensor, shifts: Tensor, pad: int) -> Tensor:

@@ -12,6 +12,8 @@ agrees with it wherever 1000 is enough and stays correct for logits beyond that.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -66,13 +68,29 @@ def _split(log_p: Tensor, is_target: Tensor) -> tuple[Tensor, Tensor]:
     return torch.stack([log_gt, log_rest.squeeze(1)], dim=1), log_p - log_rest
 
 
+def dkd_ramp(progress: Progress, warmup_epochs: float, schedule_epochs: float) -> float:
+    """The weight of DKD's distillation terms at `progress`: mdistiller's warm-up, on the recipe's clock.
+
+    mdistiller multiplies the DKD loss by ``min(epoch / warmup, 1)`` with the 1-indexed epoch, constant within
+    an epoch (`distillers/DKD.py`: 1/20 in the first epoch of 240 on CIFAR-100; full weight from the first
+    step on ImageNet, warm-up 1). A run shorter than the schedule the warm-up was published for
+    (`schedule_epochs`: a shortened recipe, a search rung) maps its progress onto that schedule, so the warm-up
+    stays the same fraction of training (20/240 of it on CIFAR) instead of outlasting a 20-epoch run; a run at
+    least as long as the schedule ramps exactly as mdistiller does.
+    """
+    if warmup_epochs <= 0:
+        return 1.0
+    recipe_epochs = progress.epoch * max(1.0, schedule_epochs / progress.total_epochs)
+    # The small slack keeps an epoch boundary reached by summing batch fractions on the new epoch's side.
+    return min((math.floor(recipe_epochs + 1e-9) + 1) / warmup_epochs, 1.0)
+
+
 @register_distiller("dkd")
 class DKD(Distiller):
-    """`ce_weight * CE + warm-up * (alpha * TCKD + beta * NCKD)`; terms "ce", "tckd", "nckd".
+    """`ce_weight * CE + ramp * (alpha * TCKD + beta * NCKD)`; terms "ce", "tckd", "nckd".
 
-    The distillation terms ramp up linearly with the (fractional) epoch, reaching full weight after
-    `warmup_epochs`; mdistiller steps the same ramp once per 1-indexed epoch. `warmup_epochs` counts epochs of
-    the recipe, so a caller that shortens the recipe scales it with the schedule.
+    `ramp` is mdistiller's per-epoch linear warm-up over `warmup_epochs` of a `schedule_epochs` recipe, scaled
+    with the run where the run is shorter (`dkd_ramp`).
 
     Args:
         student: the student's tap shapes.
@@ -80,7 +98,8 @@ class DKD(Distiller):
         alpha: TCKD weight (1 on CIFAR-100 and ImageNet).
         beta: NCKD weight (8 by default; `dkd_beta` gives the published per-pair value).
         temperature: T (4 on CIFAR-100, 1 on ImageNet).
-        warmup_epochs: epochs of the linear warm-up (20 on CIFAR-100, 1 on ImageNet).
+        warmup_epochs: epochs of the warm-up in the published recipe (20 on CIFAR-100, 1 on ImageNet).
+        schedule_epochs: length of that recipe (240 on CIFAR-100, 100 on ImageNet).
         ce_weight: cross-entropy weight (1).
     """
 
@@ -95,6 +114,7 @@ class DKD(Distiller):
         beta: float = DEFAULT_BETA,
         temperature: float = 4.0,
         warmup_epochs: float = 20.0,
+        schedule_epochs: float = 240.0,
         ce_weight: float = 1.0,
     ) -> None:
         super().__init__(student, teacher)
@@ -102,11 +122,12 @@ class DKD(Distiller):
         self.beta = float(beta)
         self.temperature = float(temperature)
         self.warmup_epochs = float(warmup_epochs)
+        self.schedule_epochs = float(schedule_epochs)
         self.ce_weight = float(ce_weight)
 
     def forward(self, student: Taps, teacher: Taps | None, target: Tensor, progress: Progress) -> dict[str, Tensor]:
         assert teacher is not None
-        ramp = min(progress.epoch / self.warmup_epochs, 1.0) if self.warmup_epochs > 0 else 1.0
+        ramp = dkd_ramp(progress, self.warmup_epochs, self.schedule_epochs)
         tckd, nckd = dkd_terms(student.logits, teacher.logits, target, self.temperature)
         return {
             "ce": self.ce_weight * F.cross_entropy(student.logits.float(), target),

@@ -3,17 +3,18 @@
 Source: Romero, Ballas, Kahou, Chassang, Gatta, Bengio, "FitNets: Hints for Thin Deep Nets", ICLR 2015;
 defaults from mdistiller a08d46f `mdistiller/distillers/FitNet.py` and `engine/cfg.py` (CFG.FITNET: hint layer 2
 of [stem, stage 1, stage 2, ...], CE weight 1, feature weight 100), as RepDistiller runs it (`-r 1 -a 0 -b 100`).
-The adapter is a 1x1 convolution; RepDistiller's ConvReg uses a 3x3 convolution with BatchNorm and ReLU.
+The adapter is the references' ConvReg (`stages.ConvRegressor`: conv + BatchNorm + ReLU, the conv chosen by the
+maps' sizes, 1x1 for equal sizes), and the loss is the plain MSE of its output against the teacher map.
 """
 
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from uniads_bench.distill.base import Distiller, Progress
 from uniads_bench.distill.registry import register_distiller
-from uniads_bench.distill.stages import match_spatial
+from uniads_bench.distill.stages import ConvRegressor, match_spatial
 from uniads_bench.errors import UserError
 from uniads_bench.models.taps import TapDims, Taps
 
@@ -51,12 +52,18 @@ class FitNet(Distiller):
         self.stage = stage
         self.hint_weight = float(hint_weight)
         self.ce_weight = float(ce_weight)
-        self.adapter = nn.Conv2d(student.stage_channels[stage], teacher.stage_channels[stage], kernel_size=1)
+        self.adapter = ConvRegressor(student.stage_channels[stage], teacher.stage_channels[stage],
+                                     _size(student, stage), _size(teacher, stage))
 
     def forward(self, student: Taps, teacher: Taps | None, target: Tensor, progress: Progress) -> dict[str, Tensor]:
         assert teacher is not None
+        # The regressor makes the sizes equal whenever both models report them; pooling covers plug-in models.
         hint, target_map = match_spatial(self.adapter(student.stages[self.stage].float()), teacher.stages[self.stage])
         return {
             "ce": self.ce_weight * F.cross_entropy(student.logits.float(), target),
             "hint": self.hint_weight * F.mse_loss(hint, target_map.float()),
         }
+
+
+def _size(dims: TapDims, stage: int) -> tuple[int, int] | None:
+    return dims.stage_sizes[stage] if dims.stage_sizes else None

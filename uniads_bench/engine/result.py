@@ -20,8 +20,10 @@ class Fidelity:
 class EvalResult:
     """The outcome of training one candidate at one fidelity.
 
-    `top1` is validation accuracy (%) during search and test accuracy in the final phase. `cost_gpu_hours`
-    is the deterministic charge of the cost model; `wall_seconds` is measured and never used for decisions.
+    `top1` is validation accuracy (%) during search and test accuracy at the last epoch in the final phase.
+    `best_epoch_top1` (final phase only) is the best test accuracy over the epochs and `best_epoch` its 1-based
+    epoch: selected on the test set, so it is shown only beside published best-epoch numbers and never decides
+    anything. `wall_seconds` is measured and never used for decisions; the cost-model charge is the ledger's.
     """
 
     candidate_id: str
@@ -38,6 +40,8 @@ class EvalResult:
     cache_hits: int = 0
     cache_misses: int = 0
     traceback: str = ""
+    best_epoch_top1: float | None = None
+    best_epoch: int | None = None
 
     @property
     def ok(self) -> bool:

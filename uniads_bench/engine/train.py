@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from uniads_bench.config import Recipe
-from uniads_bench.data.loader import Augment, DeviceDataset, EpochPlan, batch_bounds
+from uniads_bench.data.loader import Augment, DeviceDataset, EpochPlan, batch_bounds, train_batch_bounds
 from uniads_bench.distill import Distiller, Progress, build_distiller
 from uniads_bench.engine.result import EvalResult, Fidelity
 from uniads_bench.engine.teacher_cache import TeacherCache
@@ -113,6 +113,7 @@ class _Fit:
     loss_first: dict[str, float] = field(default_factory=dict)
     loss_last: dict[str, float] = field(default_factory=dict)
     views: list[str] = field(default_factory=list)
+    epoch_top1: list[float] = field(default_factory=list)  # scored after each epoch (final phase only)
 
 
 def apply_optim_genes(recipe: Recipe, candidate: Candidate) -> Recipe:
@@ -173,8 +174,10 @@ def train_candidate(
             recipe = apply_optim_genes(ctx.recipe, candidate)
             fit = _fit(student, distiller, train_ds, recipe, fidelity.epochs, seed, phase,
                        replace(ctx.guards, full=guard), ctx.teacher, ctx.cache, candidate.hparams_dict,
-                       compiled=ctx.compile_final and phase == "final", bf16=ctx.bf16)
-            top1 = evaluate_top1(student, score_ds, ctx.bf16)
+                       compiled=ctx.compile_final and phase == "final", bf16=ctx.bf16,
+                       score_each_epoch=score_ds if phase == "final" else None)
+            completed = fit.epoch_top1 and fit.epochs_done == fidelity.epochs
+            top1 = fit.epoch_top1[-1] if completed else evaluate_top1(student, score_ds, ctx.bf16)
             if guard and fit.status == "ok" and top1 <= ctx.guards.chance_margin * 100.0 / ctx.num_classes:
                 fit.status, fit.reason = "rejected", f"accuracy at chance ({top1:.1f}%) at the end of the rung"
         except UserError:
@@ -209,6 +212,8 @@ def _result(
         cache_hits=ctx.cache.hits - hits0,
         cache_misses=ctx.cache.misses - misses0,
         traceback=tb,
+        best_epoch_top1=max(fit.epoch_top1) if fit.epoch_top1 else None,
+        best_epoch=1 + fit.epoch_top1.index(max(fit.epoch_top1)) if fit.epoch_top1 else None,
     )
 
 
@@ -226,14 +231,18 @@ def _fit(
     distiller_hparams: Mapping[str, Any] | None = None,
     compiled: bool = False,
     bf16: bool = False,
+    score_each_epoch: TrainData | None = None,
 ) -> _Fit:
     """The training loop; `guards` None means no guards at all, else the full protocol when `guard`.
 
     `compiled` runs the student's forward through `torch.compile`: its compile time (tens of seconds) pays
     off only over a long training, so the engine asks for it in final-phase trainings only.
+    `score_each_epoch` is scored after every epoch into `epoch_top1`: the final phase does it on the test split
+    so that a row can show the best-test-epoch figure that mdistiller's README reports beside the last-epoch
+    one; searches never pass it, so no search decision can see a test score.
     """
     augment = Augment(recipe.augment_pad, recipe.augment_flip)
-    bounds = batch_bounds(len(data), recipe.batch_size, drop_last=True)
+    bounds = train_batch_bounds(len(data), recipe.batch_size)
     total_steps = epochs * len(bounds)
     milestones = [round(f * total_steps) for f in recipe.milestones]
     trainable = list(student.parameters()) + list(distiller.parameters())
@@ -291,6 +300,9 @@ def _fit(
                 if verdict:
                     fit.status, fit.reason = verdict
                     return fit
+        if score_each_epoch is not None:
+            fit.epoch_top1.append(evaluate_top1(student, score_each_epoch, bf16))
+            student.train()
     fit.epochs_done = float(epochs)
     return fit
 

@@ -48,6 +48,10 @@ class LeaderboardRow:
     source: str = ""
     note: str = ""
     statuses: tuple[str, ...] = field(default=())
+    # Mean and std over seeds of each final training's best test epoch: selected on the test set, so shown only
+    # to compare with published best-epoch numbers (mdistiller's README); None for rows measured before it was kept.
+    best_epoch_top1_mean: float | None = None
+    best_epoch_top1_std: float | None = None
 
     def key(self) -> tuple[str, str, str, str, float, int, str]:
         """Rows with the same key replace each other when a leaderboard is updated."""

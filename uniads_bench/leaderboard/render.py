@@ -10,7 +10,8 @@ from tabulate import tabulate
 from uniads_bench.errors import UserError
 from uniads_bench.leaderboard.records import LeaderboardRow
 
-HEADERS = ["rank", "method", "student", "params", "MACs", "top-1 % (mean ± std)", "n",
+HEADERS = ["rank", "method", "student", "params", "MACs", "top-1 % (mean ± std)",
+           "best-epoch top-1 % (test-selected)", "n",
            "search GPU-h used / declared", "evals", "HV", "measured s", "hardware"]
 
 
@@ -28,6 +29,7 @@ def track_table(rows: list[LeaderboardRow]) -> str:
     body = [
         [
             rank, r.method, r.student, _count(r.params), _count(r.macs), f"{r.top1_mean:.2f} ± {r.top1_std:.2f}",
+            "-" if r.best_epoch_top1_mean is None else f"{r.best_epoch_top1_mean:.2f} ± {r.best_epoch_top1_std:.2f}",
             r.n, f"{r.budget_used_gpu_hours:.4g} / {r.budget_declared_gpu_hours:.4g}" if r.search_evaluations else "-",
             r.search_evaluations or "-", "-" if r.hypervolume is None else f"{r.hypervolume:.3f}",
             f"{r.wall_seconds:.0f}",

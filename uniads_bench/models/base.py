@@ -8,6 +8,7 @@ stay those of the published definitions, so published checkpoints load with `loa
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -60,8 +61,23 @@ class TappedModel(nn.Module):
         return Taps(logits=self._classify(features), features=features, stages=tuple(maps))
 
     def tap_dims(self) -> TapDims:
-        """Logit, feature and stage-channel sizes, known without a forward pass."""
+        """Logit, feature and stage-channel sizes, and the stage maps' spatial sizes at `input_size` (found by
+        one forward pass of a zero batch in eval mode the first time, then kept)."""
+        if len(self._tap_dims.stage_sizes) != len(self._tap_dims.stage_channels):
+            self._tap_dims = dataclasses.replace(self._tap_dims, stage_sizes=self._probe_stage_sizes())
         return self._tap_dims
+
+    def _probe_stage_sizes(self) -> tuple[tuple[int, int], ...]:
+        was_training = self.training
+        parameter = next(self.parameters())
+        self.eval()
+        try:
+            with torch.no_grad():
+                probe = torch.zeros(1, *self.input_size, device=parameter.device, dtype=parameter.dtype)
+                stages = self.forward_taps(probe, stages=True).stages
+        finally:
+            self.train(was_training)
+        return tuple((int(m.shape[2]), int(m.shape[3])) for m in stages)
 
     def _set_tap_dims(self, num_classes: int, feature_dim: int, stage_channels: Sequence[int]) -> None:
         self._tap_dims = TapDims(num_classes, feature_dim, tuple(stage_channels))

@@ -33,7 +33,7 @@ class DigitsCNN(nn.Module):
         self.stages = nn.ModuleList([nn.Sequential(*stage1), nn.Sequential(*stage2)])
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(widths[1], num_classes)
-        self._dims = TapDims(num_classes, widths[1], widths)
+        self._dims = TapDims(num_classes, widths[1], widths, stage_sizes=((8, 8), (4, 4)))
 
     def forward_taps(self, x: Tensor, stages: bool = False) -> Taps:
         """Logits, pooled features, and the stage outputs when asked."""

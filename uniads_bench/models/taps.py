@@ -24,8 +24,13 @@ class Taps:
 
 @dataclass(frozen=True)
 class TapDims:
-    """Shapes a distiller needs to build its projectors before seeing data."""
+    """Shapes a distiller needs to build its projectors before seeing data.
+
+    `stage_sizes` are the (H, W) of each stage map at the model's defined input size (empty when unknown); a
+    distiller that regresses one map onto another (FitNet's ConvReg) picks its convolution from their ratio.
+    """
 
     num_classes: int
     feature_dim: int
     stage_channels: tuple[int, ...] = ()
+    stage_sizes: tuple[tuple[int, int], ...] = ()

@@ -325,6 +325,8 @@ class Runner:
         volumes = [o.hypervolume for o in outcomes if o.hypervolume is not None]
         top1 = [f.top1 for f in finals]
         mean, std = mean_std(top1)
+        best = [f.best_epoch_top1 for f in finals if f.best_epoch_top1 is not None]
+        best_mean, best_std = mean_std(best) if best and len(best) == len(finals) else (None, None)
         return LeaderboardRow(
             suite=self.suite.name, track=track.name, method=name, kind="measured",
             student=self._student_label(ctx, method, finals),
@@ -340,7 +342,7 @@ class Runner:
             data_limit=self.options.data_limit or 0, precision="bf16" if ctx.bf16 else "fp32", teacher=track.teacher,
             teacher_top1=teacher.test_top1, config_hash=self.suite.config_hash(), git_commit=prov["git_commit"],
             package_version=prov["package_version"], torch=prov["torch"], run_id=self.run_dir.name,
-            statuses=tuple(f.status for f in finals),
+            statuses=tuple(f.status for f in finals), best_epoch_top1_mean=best_mean, best_epoch_top1_std=best_std,
         )
 
     def _student_label(self, ctx: TrackContext, method: Any, finals: list[EvalResult]) -> str:
@@ -462,8 +464,11 @@ def make_executor(options: RunOptions, spec: WorkerSpec, device: torch.device, l
 
 def board_header(suite: Suite) -> str:
     return (f"Suite `{suite.name}` ({suite.description}). Top-1 on the test split at the last epoch of the final "
-            "phase, mean ± sample std over seeds; search decisions used only the validation split. Measured rows "
-            "come from `uniads-bench run` on the hardware named in each row; published numbers are listed apart.")
+            "phase, mean ± sample std over seeds; search decisions used only the validation split. The best-epoch "
+            "column is the best test top-1 over the final phase's epochs (selected on the test set, as mdistiller's "
+            "README reports; `-` for rows measured before it was recorded): read it only beside published best-epoch "
+            "numbers. Measured rows come from `uniads-bench run` on the hardware named in each row; published "
+            "numbers are listed apart.")
 
 
 def publish_rows(directory: Path, suite: Suite, rows: list[LeaderboardRow]) -> None:

@@ -31,7 +31,10 @@ def _block(cin: int, widths: Sequence[int]) -> nn.Sequential:
 
 
 class VGG(TappedModel):
-    """VGG-BN. Stages: relu(block_i) for the five blocks, before their max pooling.
+    """VGG-BN. Stem: relu(block0); stages: relu(block_i) for blocks 1 to 4, before their max pooling.
+
+    The stage maps are mdistiller's and RepDistiller's `feats[1:5]` (their `feats[0]` is the stem), so FitNet's
+    hint layer and AT's four stage pairs are the references' on VGG too.
 
     Args:
         widths: conv widths per block (five blocks).
@@ -50,15 +53,15 @@ class VGG(TappedModel):
         self.relu = nn.ReLU(inplace=True)
         self.classifier = nn.Linear(cin, num_classes)
         init_weights(self, linear="small_normal")
-        self._set_tap_dims(num_classes, cin, [w[-1] for w in widths])
+        self._set_tap_dims(num_classes, cin, [w[-1] for w in widths[1:]])
 
     def _stem(self, x: Tensor) -> Tensor:
-        return x
+        return self.relu(self.block0(x))
 
     def _stages(self) -> Sequence[Stage]:
-        blocks = [getattr(self, f"block{i}") for i in range(5)]
-        pooled = [chain(self.pool, block, self.relu) for block in blocks[1:4]]
-        return [chain(blocks[0], self.relu), *pooled, chain(blocks[4], self.relu)]
+        blocks = [getattr(self, f"block{i}") for i in range(1, 5)]
+        pooled = [chain(self.pool, block, self.relu) for block in blocks[:3]]
+        return [*pooled, chain(blocks[3], self.relu)]
 
     def _classify(self, features: Tensor) -> Tensor:
         return self.classifier(features)

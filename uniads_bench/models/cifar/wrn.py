@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from uniads_bench.models.base import Stage, TappedModel, chain
+from uniads_bench.models.base import Stage, TappedModel
 from uniads_bench.models.layers import init_weights
 
 
@@ -48,7 +48,8 @@ class NetworkBlock(nn.Module):
 
 
 class WideResNet(TappedModel):
-    """WRN-depth-k. Stages: the outputs of block1 and block2 (pre-activation sums) and relu(bn1(block3)).
+    """WRN-depth-k. Stages: the outputs of block1, block2 and block3 (pre-activation sums, before the final
+    bn1 + ReLU, which is the head's), as mdistiller's and RepDistiller's `feats[1:4]`.
 
     Args:
         depth: 6n + 4 (10, 16, 22, 28, 40, ...).
@@ -76,7 +77,10 @@ class WideResNet(TappedModel):
         return self.conv1(x)
 
     def _stages(self) -> Sequence[Stage]:
-        return [self.block1, self.block2, chain(self.block3, self.bn1, self.relu)]
+        return [self.block1, self.block2, self.block3]
+
+    def _pre_pool(self, x: Tensor) -> Tensor:
+        return self.relu(self.bn1(x))
 
     def _classify(self, features: Tensor) -> Tensor:
         return self.fc(features)
