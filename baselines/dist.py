@@ -1,6 +1,6 @@
 """DIST: inter- and intra-class Pearson relations, CIFAR settings (tau 4, CE 1, KD 2, beta = gamma = 1)."""
 
-from uniads_bench.search import FixedMethod
+from uniads_bench.methods import FixedMethod
 
 METHOD = FixedMethod(
     name="dist",

@@ -5,7 +5,7 @@ Per-pair betas (2 for res56->res20 and res110->res32, 6 for vgg13->vgg8 and the 
 track's `method_hparams.dkd` in the suite file.
 """
 
-from uniads_bench.search import FixedMethod
+from uniads_bench.methods import FixedMethod
 
 METHOD = FixedMethod(
     name="dkd",

@@ -1,6 +1,6 @@
 """KD: Hinton distillation with the literature's CIFAR defaults (T=4, CE 0.1, KD 0.9)."""
 
-from uniads_bench.search import FixedMethod
+from uniads_bench.methods import FixedMethod
 
 METHOD = FixedMethod(
     name="kd",

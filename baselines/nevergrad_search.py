@@ -1,6 +1,6 @@
 """Nevergrad optimizers over the joint space; ``nevergrad:NAME`` picks the optimizer (default DiscreteOnePlusOne)."""
 
-from uniads_bench.search import SearchMethod
+from uniads_bench.methods import SearchMethod
 
 METHOD = SearchMethod(
     name="nevergrad",

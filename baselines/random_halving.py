@@ -1,6 +1,6 @@
 """Random search with successive halving: uniform samples promoted through epoch rungs by the shared halving code."""
 
-from uniads_bench.search import SearchMethod
+from uniads_bench.methods import SearchMethod
 
 METHOD = SearchMethod(
     name="random+halving",

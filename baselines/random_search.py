@@ -1,6 +1,6 @@
 """Random search over the track's joint space (architecture and distiller genes) under the search budget."""
 
-from uniads_bench.search import SearchMethod
+from uniads_bench.methods import SearchMethod
 
 METHOD = SearchMethod(
     name="random",

@@ -1,6 +1,6 @@
 """Vanilla: the reference student trained with cross-entropy only (the "student" column of KD tables)."""
 
-from uniads_bench.search import FixedMethod
+from uniads_bench.methods import FixedMethod
 
 METHOD = FixedMethod(
     name="vanilla",

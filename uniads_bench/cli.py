@@ -29,54 +29,78 @@ def _csv(kind: type):
     return parse
 
 
-def run_options(func):
-    """The options of `run SUITE`, shared by every suite-named command."""
-    options = [
-        click.option("--tracks", callback=_csv(str), help="Comma-separated track names (default: all)."),
-        click.option("--methods", callback=_csv(str), help="Comma-separated method names (default: the suite's)."),
-        click.option("--seeds", callback=_csv(int), help="Comma-separated seeds (default: the suite's)."),
-        click.option("--budget-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-                     help="Scale every budget and epoch count (smoke runs)."),
-        click.option("--data-limit", type=click.IntRange(min=1), default=None,
-                     help="Use only the first N train (N // 5 test) images: smoke runs, marked in every row."),
-        click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
-                     show_default=True, envvar="UNIADS_OUT", help="Parent directory of run directories."),
-        click.option("--resume", type=click.Path(path_type=Path), default=None,
-                     help="Continue the interrupted run in this run directory."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
-        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
-                     show_default=True, envvar="UNIADS_DATA_DIR", help="Where datasets (raw and prepared) live."),
-        click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path),
-                     default=Path("leaderboards"), show_default=True, envvar="UNIADS_LEADERBOARD_DIR"),
-        click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                     help="Teacher cache (default: $UNIADS_CACHE or ~/.cache/uniads-bench)."),
-        click.option("--deterministic", is_flag=True, help="Deterministic algorithms: same seed, same machine, "
-                     "same results."),
-        click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Worker processes per device (local executor); 1 trains in the run's own process."),
-        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                     help="Where evaluations run: local processes, or Ray tasks (pip install 'uniads-bench[ray]')."),
-        click.option("--ray-address", default=None, metavar="auto|HOST:PORT",
-                     help="Ray cluster to join (--executor ray); default: start a local Ray instance."),
-        click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
-                     help="Candidates' precision: auto = bf16 autocast on CUDA, fp32 on a CPU; bf16 also on a "
-                     "CPU (fast with AVX512-BF16/AMX); recorded in the run's config."),
-        click.option("--compile", is_flag=True, help="torch.compile students in final-phase trainings (pays off "
-                     "on long GPU runs; tens of seconds of compile time per training)."),
-    ]
+# How a run trains: shared by `run SUITE` (and every suite-named command) and `table build`.
+TRAINING_OPTIONS = [
+    click.option("--budget-scale", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+                 help="Scale every budget and epoch count (smoke runs)."),
+    click.option("--data-limit", type=click.IntRange(min=1), default=None,
+                 help="Use only the first N train (N // 5 test) images: smoke runs, marked in every row."),
+    click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True),
+    click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+                 show_default=True, envvar="UNIADS_DATA_DIR", help="Where datasets (raw and prepared) live."),
+    click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                 help="Teacher cache (default: $UNIADS_CACHE or ~/.cache/uniads-bench)."),
+    click.option("--deterministic", is_flag=True, help="Deterministic algorithms: same seed, same machine, "
+                 "same results."),
+    click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+                 help="Worker processes per device (local executor); 1 trains in the run's own process."),
+    click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                 help="Where evaluations run: local processes, or Ray tasks (pip install 'uniads-bench[ray]')."),
+    click.option("--ray-address", default=None, metavar="auto|HOST:PORT",
+                 help="Ray cluster to join (--executor ray); default: start a local Ray instance."),
+    click.option("--precision", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
+                 help="Candidates' precision: auto = bf16 autocast for search rungs on CUDA, fp32 for final "
+                 "phases (leaderboard rows) and on a CPU; bf16 = every candidate, also on a CPU (fast with "
+                 "AVX512-BF16/AMX); fp32 = none. Teachers train in fp32. Recorded in the run and its rows."),
+]
+
+
+def _apply(options: list, func):
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _run(suite: str, **kwargs) -> None:
-    from uniads_bench.runner.run import RunOptions, run_suite
+def training_options(func):
+    """The options of how a command trains (`table build`)."""
+    return _apply(TRAINING_OPTIONS, func)
+
+
+def run_options(func):
+    """The options of `run SUITE`, shared by every suite-named command."""
+    return _apply([
+        click.option("--tracks", callback=_csv(str), help="Comma-separated track names (default: all)."),
+        click.option("--methods", callback=_csv(str), help="Comma-separated method names (default: the suite's)."),
+        click.option("--seeds", callback=_csv(int), help="Comma-separated seeds (default: the suite's)."),
+        click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+                     show_default=True, envvar="UNIADS_OUT", help="Parent directory of run directories."),
+        click.option("--resume", type=click.Path(path_type=Path), default=None,
+                     help="Continue the interrupted run in this run directory."),
+        click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=Path("leaderboards"), show_default=True, envvar="UNIADS_LEADERBOARD_DIR"),
+        *TRAINING_OPTIONS,
+        click.option("--compile", is_flag=True, help="torch.compile students in final-phase trainings (pays off "
+                     "on long GPU runs; tens of seconds of compile time per training)."),
+    ], func)
+
+
+def _options(**kwargs):
+    """RunOptions from command-line keywords (a missing --cache-dir keeps the default)."""
+    from uniads_bench.runner.options import RunOptions
 
     cache_dir = kwargs.pop("cache_dir")
-    options = RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
-    result = run_suite(suite, options, log=lambda line: click.echo(line, err=True))
+    return RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
+
+
+def _run(suite: str, **kwargs) -> None:
+    from uniads_bench.runner.run import failed_rows_error, run_suite
+
+    result = run_suite(suite, _options(**kwargs), log=lambda line: click.echo(line, err=True))
     click.echo(result.table)
     click.echo(f"\nrun directory: {result.run_dir}\nleaderboard: {result.board_path}")
+    failed = failed_rows_error(result)
+    if failed is not None:
+        raise failed
 
 
 class SuiteGroup(click.Group):
@@ -125,6 +149,30 @@ def suites() -> None:
 
 
 @cli.command()
+def plugins() -> None:
+    """What every extension point holds and where each entry comes from (in-tree, entry point, plug-in)."""
+    from importlib.metadata import entry_points
+
+    from uniads_bench.distill import get_distiller, list_distillers
+    from uniads_bench.methods import ENTRY_POINT_GROUP, get_method, method_names
+    from uniads_bench.models.digits import TEACHERS
+    from uniads_bench.models.family import get_family, known_families
+    from uniads_bench.models.zoo import ZOO
+    from uniads_bench.search.base import SEARCHERS
+
+    for name in method_names():
+        get_method(name)  # a method's module may register the searcher it names
+    rows = [["distiller", name, f"module {get_distiller(name).__module__}"] for name in list_distillers()]
+    rows += [["searcher", name, origin] for name, origin in SEARCHERS.origins().items()]
+    rows += [["method", ep.name, f"entry point {ep.value}"]
+             for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)]
+    rows += [["student family", name, f"module {get_family(name).builder.__module__}"] for name in known_families()]
+    rows += [["model", name, f"zoo ({entry.dataset})"] for name, entry in ZOO.items()]
+    rows += [["teacher", name, "module uniads_bench.models.digits"] for name in TEACHERS]
+    click.echo(tabulate(rows, headers=["extension point", "name", "from"], tablefmt="github"))
+
+
+@cli.command()
 @click.argument("suite")
 @run_options
 def run(suite: str, **kwargs) -> None:
@@ -167,7 +215,7 @@ def doctor() -> None:
 
 
 def _cache_dir(value: Path | None) -> Path:
-    from uniads_bench.runner.run import RunOptions
+    from uniads_bench.runner.options import RunOptions
 
     return (value or RunOptions().cache_dir).expanduser()
 
@@ -207,8 +255,9 @@ def space(suite: str, track: str) -> None:
     click.echo(f"suite {suite}, track {track}: student family {family.name} (reference "
                f"{dict(family.reference)}), distiller {joint.distiller!r}, parameter cap {loaded.param_cap:,}")
     click.echo(tabulate([list(r.values()) for r in joint.describe()], headers=["gene", "group", "options"],
-                        tablefmt="github"))
-    click.echo(f"{joint.size():,} candidates")
+                        tablefmt="github", maxcolwidths=[None, None, 100]))
+    click.echo(f"{joint.size():,} distinct candidates (settings that differ only in a gene the distiller ignores, "
+               "such as tau on an untempered uniads transform/distance pair, count once)")
 
 
 @cli.group()
@@ -227,7 +276,8 @@ def _dataset_of(suite_or_dataset: str) -> str:
               "imagefolder, hub); default: detect under --data-dir.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N rows per split "
               "(smoke runs; such data is refused by benchmark runs).")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Decode processes.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Decode processes; 1 decodes in this process (as `run --workers 1` trains in it).")
 def data_prepare(suite: str, data_dir: Path, source: str | None, limit: int | None, workers: int) -> None:
     """Convert SUITE's dataset (or a dataset name) to prepared arrays under DATA_DIR/prepared/."""
     from uniads_bench.data.prepared import prepare_dataset
@@ -264,7 +314,7 @@ def teacher() -> None:
 
 def _track_data(suite_name: str, track_name: str, data_dir: Path, device: str):
     from uniads_bench.runner.context import device_splits, load_arrays
-    from uniads_bench.runner.run import pick_device
+    from uniads_bench.runner.options import pick_device
 
     suite = load_suite(suite_name)
     track = suite.track(track_name)
@@ -280,7 +330,7 @@ def _track_data(suite_name: str, track_name: str, data_dir: Path, device: str):
 @device_option
 def teacher_train(suite: str, track: str, data_dir: Path, cache_dir: Path | None, device: str) -> None:
     """Train TRACK's teacher with SUITE's teacher recipe (or load it when already cached)."""
-    from uniads_bench.runner.teachers import ensure_teacher
+    from uniads_bench.teachers import ensure_teacher
 
     loaded, trk, arrays, splits = _track_data(suite, track, data_dir, device)
     _, record = ensure_teacher(loaded, trk, splits.final_train, splits.test, arrays.num_classes,
@@ -297,7 +347,7 @@ def teacher_train(suite: str, track: str, data_dir: Path, cache_dir: Path | None
 @device_option
 def teacher_import(suite: str, track: str, path: Path, data_dir: Path, cache_dir: Path | None, device: str) -> None:
     """Import PATH (mdistiller/RepDistiller checkpoint or plain state_dict) as TRACK's teacher."""
-    from uniads_bench.runner.teachers import import_teacher
+    from uniads_bench.teachers import import_teacher
 
     loaded, trk, arrays, splits = _track_data(suite, track, data_dir, device)
     record = import_teacher(loaded, trk, path, splits.test, arrays.num_classes, _cache_dir(cache_dir))
@@ -313,7 +363,7 @@ def teacher_import(suite: str, track: str, path: Path, data_dir: Path, cache_dir
 @device_option
 def teacher_verify(suite: str, track: str, data_dir: Path, cache_dir: Path | None, device: str) -> None:
     """Check the cached teacher's sha256 and re-measure its test accuracy against the record."""
-    from uniads_bench.runner.teachers import verify_teacher
+    from uniads_bench.teachers import verify_teacher
 
     loaded, trk, arrays, splits = _track_data(suite, track, data_dir, device)
     record, top1 = verify_teacher(loaded, trk, len(splits.final_train), splits.test, arrays.num_classes,
@@ -334,11 +384,11 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
     """
     import json
 
-    from uniads_bench.distill import get_distiller
+    from uniads_bench.distill import get_distiller, hparam_problems
     from uniads_bench.leaderboard import load_board
     from uniads_bench.leaderboard.compare import compare_rows
-    from uniads_bench.runner.run import RunOptions, run_suite
-    from uniads_bench.search import FixedMethod
+    from uniads_bench.methods import FixedMethod
+    from uniads_bench.runner.run import failed_rows_error, run_suite
 
     try:
         params = json.loads(hparams)
@@ -349,11 +399,12 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
     if kwargs.pop("methods"):
         raise UserError("compare trains only the given distiller; --methods does not apply")
     cls = get_distiller(spec)
+    problems = hparam_problems(spec, params)
+    if problems:
+        raise UserError(f"--hparams does not fit distiller {spec!r}:", problems)
     method = FixedMethod(name=f"user:{cls.name or spec}", distiller=spec, hparams=params,
                          description=f"user distiller {spec}")
-    cache_dir = kwargs.pop("cache_dir")
-    options = RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
-    result = run_suite(suite, options, log=lambda line: click.echo(line, err=True), extra=method)
+    result = run_suite(suite, _options(**kwargs), log=lambda line: click.echo(line, err=True), extra=method)
     board = load_board(result.board_path.with_suffix(".json"))
     for row in result.rows:
         deltas = compare_rows(row, board)
@@ -363,6 +414,9 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
                   "-" if d.p_value is None else f"{d.p_value:.3g}"] for d in deltas]
         click.echo(tabulate(table, headers=["method", "top-1 %", "n", "delta", "Welch p"], tablefmt="github")
                    if table else "no measured rows under the same conditions to compare with")
+    failed = failed_rows_error(result)
+    if failed is not None:
+        raise failed
 
 
 @cli.command()
@@ -371,14 +425,16 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
 @click.option("--method", required=True, help="A search method: uniads, an ablation of it (uniads:no-halving, "
               "uniads:no-shrinking, uniads:no-rejection), random, random+halving, nevergrad:NAME.")
 @click.option("--evaluator", default="real", show_default=True,
-              help="real (train on the suite's data), replay:TABLE.csv[?opts] or synthetic:NAME.")
-@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=20.0, show_default=True,
-              help="Offline evaluators: budget in full-fidelity trainings of a model at the parameter cap.")
+              help="real (train on the suite's data), table:DIR[?seed=N] (a tabular benchmark), "
+              "replay:TABLE.csv[?opts] or synthetic:NAME.")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Offline evaluators: for a table, GPU-hours (default: the table's reference search budget); "
+              "otherwise full-fidelity trainings of a model at the parameter cap (default: 20).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-evaluations", type=click.IntRange(min=1), default=10_000, show_default=True)
 @run_options
-def search(suite: str, track: str, method: str, evaluator: str, budget: float, seed: int, max_evaluations: int,
-           **kwargs) -> None:
+def search(suite: str, track: str, method: str, evaluator: str, budget: float | None, seed: int,
+           max_evaluations: int, **kwargs) -> None:
     """Run one search method on SUITE's TRACK.
 
     With `--evaluator real` this is `run SUITE --tracks TRACK --methods METHOD --seeds SEED` (search under the
@@ -391,16 +447,22 @@ def search(suite: str, track: str, method: str, evaluator: str, budget: float, s
             kwargs[name] = kwargs[name] or value
         _run(suite, **kwargs)
         return
-    from uniads_bench.search.evaluators import run_offline_search
+    from uniads_bench.search.evaluators import make_evaluator, run_offline_search
     from uniads_bench.search.metrics import anytime
+    from uniads_bench.search.tables import TableEvaluator
 
     load_suite(suite).track(track)
+    offline = make_evaluator(evaluator, seed)
+    table = offline if isinstance(offline, TableEvaluator) else None
+    budget = budget or (table.budget if table else 20.0)
     trace = run_offline_search(method, evaluator, budget, seed, max_evaluations)
     points = anytime(list(trace.observations), list(trace.charges), budget, trace.param_cap, trace.max_epochs,
                      (0.25, 0.5, 1.0))
+    unit = "GPU-h" if table else "budget units"
+    regret = f"; regret {table.regret(trace.chosen):.2f} test top-1 points" if table else ""
     click.echo(f"{method} on {evaluator}, seed {seed}: {len(trace.observations)} evaluations, "
-               f"{trace.spent:.3g} of {budget:g} budget units; chosen "
-               f"{trace.chosen.describe() if trace.chosen else 'none'}")
+               f"{trace.spent:.3g} of {budget:g} {unit}; chosen "
+               f"{trace.chosen.describe() if trace.chosen else 'none'}{regret}")
     click.echo(tabulate([[f"{p.fraction:.0%}", f"{p.spent:.3g}", f"{p.hypervolume:.4f}", f"{p.best_error:.4f}"]
                          for p in points], headers=["budget", "spent", "hypervolume", "best error"],
                         tablefmt="github"))
@@ -417,19 +479,64 @@ def replay() -> None:
               help="The CSV to write (default: RUN_DIR/replay.csv).")
 def replay_build(run_dir: Path, output: Path | None) -> None:
     """Turn RUN_DIR's journal (every search evaluation: genes, epochs, top-1, params) into a replay table."""
-    from uniads_bench.runner.atomic import atomic_write_text
-    from uniads_bench.runner.journal import Journal
+    from uniads_bench.durable import atomic_write_text
+    from uniads_bench.journal import read_journal
     from uniads_bench.search.evaluators import journal_to_table, table_csv
 
     journal = run_dir / "journal.jsonl"
     if not journal.is_file():
         raise UserError(f"{run_dir} is not a run directory (no journal.jsonl)")
-    rows = journal_to_table(Journal(journal).read())
+    rows = journal_to_table(read_journal(journal))
     if not rows:
         raise UserError(f"{journal} holds no search evaluations to replay")
     target = output or run_dir / "replay.csv"
     atomic_write_text(target, table_csv(rows))
     click.echo(f"wrote {len(rows)} rows to {target}; use --evaluator replay:{target}")
+
+
+@cli.group()
+def table() -> None:
+    """Tabular benchmarks: real trainings of a track's grid at every fidelity and seed (docs/tables.md)."""
+
+
+@table.command("build")
+@click.argument("suite")
+@click.argument("track")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="The table directory; run the same command on it again to resume an interrupted build.")
+@training_options
+def table_build(suite: str, track: str, out: Path, **kwargs) -> None:
+    """Train every point of TRACK's grid (the suite's [tracks.table]) at every fidelity for every seed, through
+    the same engine, journal and executors as a run, and write table.csv with its manifest into --out."""
+    import shlex
+    import sys
+
+    from uniads_bench.runner.table import build_table
+
+    command = shlex.join(["uniads-bench", *sys.argv[1:]])
+    build_table(suite, track, _options(**kwargs), out, command, log=lambda line: click.echo(line, err=True))
+    click.echo(f"table: {out}\nverify it with `uniads-bench table verify {out}`; search it with "
+               f"--evaluator table:{out}")
+
+
+@table.command("info")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def table_info(directory: Path) -> None:
+    """What a table holds: its grid, fidelities and seeds, outcomes, spread, and how well each fidelity ranks
+    points like the top one (Spearman), and validation like test."""
+    from uniads_bench.search.tables import describe_table, load_table
+
+    click.echo(describe_table(load_table(directory)))
+
+
+@table.command("verify")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def table_verify(directory: Path) -> None:
+    """Check a table against its manifest: checksum, every (point, fidelity, seed) once, ids and scores sane."""
+    from uniads_bench.search.tables import load_table
+
+    table = load_table(directory)  # raises with every problem found
+    click.echo(f"{directory}: OK ({len(table.rows)} rows, sha256 {table.manifest['sha256']['table.csv'][:12]}...)")
 
 
 @cli.command()
@@ -443,7 +550,7 @@ def calibrate(device: str, steps: int) -> None:
     import json
 
     from uniads_bench.engine.calibrate import calibrate_profile
-    from uniads_bench.runner.run import pick_device
+    from uniads_bench.runner.options import pick_device
 
     entry = calibrate_profile(pick_device(device), steps=steps)
     click.echo(json.dumps({entry["name"]: {k: v for k, v in entry.items() if k != "name"}}, indent=2))
@@ -496,9 +603,8 @@ def leaderboard_show(suite: str, leaderboard_dir: Path) -> None:
 @board_dir_option
 def leaderboard_render(suite: str, leaderboard_dir: Path) -> None:
     """Re-render SUITE's Markdown from its JSON records, refreshing the reported rows from the suite file."""
-    from uniads_bench.leaderboard import merge_rows, reported_rows
-    from uniads_bench.runner.lock import board_lock
-    from uniads_bench.runner.run import write_board
+    from uniads_bench.leaderboard import merge_rows, reported_rows, write_board
+    from uniads_bench.locks import board_lock
 
     loaded = load_suite(suite)
     with board_lock(leaderboard_dir / f"{suite}.json"):

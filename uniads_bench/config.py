@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 import types
 import typing
@@ -90,6 +91,24 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class TableGrid:
+    """The grid a tabular benchmark of a track trains (`uniads-bench table build`, `space.grid`).
+
+    Attributes:
+        genes: per gene of the track's space (joint genes by their joint name), the options the grid keeps;
+            a gene not listed keeps every option.
+        seeds: training seeds of every (point, fidelity).
+        max_points: the most points to train; a larger grid is sampled, stratified per gene (0: no limit).
+        epochs: the fidelities; empty: the rungs of the suite's default halving schedule.
+    """
+
+    genes: dict[str, list[Any]] = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0, 1, 2)
+    max_points: int = 0
+    epochs: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Track:
     """One teacher, one student family (with its reference student) and a parameter cap.
 
@@ -101,12 +120,17 @@ class Track:
         method_hparams: per-method hyperparameters of fixed methods on this pair (DKD's per-pair beta).
         reported: published results for this pair, shown apart as `reported` rows with their source.
         resources: GPUs and CPUs per candidate when evaluations run as cluster tasks.
+        param_cap: the largest student a search may choose; ``"reference"`` (resolved when the suite loads)
+            is the reference student's size, the equal-parameter comparison the protocol asks for.
+        cap_note: why the cap differs from the reference student's size; required when it does, and shown
+            on the board (a cap above the reference is no longer an equal-parameter comparison).
+        table: the grid of the track's tabular benchmark, if it has one.
     """
 
     name: str
     teacher: str
     student_family: str
-    param_cap: int
+    param_cap: int | str  # "reference": the reference student's parameter count (an int once loaded)
     space: SpaceSpec
     student_reference: dict[str, Any] = field(default_factory=dict)
     student_lr: float | None = None
@@ -114,6 +138,8 @@ class Track:
     method_hparams: dict[str, dict[str, Any]] = field(default_factory=dict)
     reported: tuple[ReportedResult, ...] = ()
     resources: Resources = field(default_factory=Resources)
+    cap_note: str = ""
+    table: TableGrid | None = None
 
 
 @dataclass(frozen=True)
@@ -151,10 +177,11 @@ class Suite:
 
     def config_hash(self) -> str:
         """sha256 of the canonical JSON of the resolved suite; keys resume and leaderboard rows. Track resources
-        are left out: how a cluster packs candidates never changes a result."""
+        and table grids are left out: how a cluster packs candidates, or which table a track has, never changes
+        a run's result."""
         config = self.to_dict()
         for track in config["tracks"]:
-            del track["resources"]
+            del track["resources"], track["table"]
         text = json.dumps(config, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -176,6 +203,9 @@ def load_suite(name_or_path: str) -> Suite:
     elif name_or_path in known_suites():
         text = resources.files(SUITE_PACKAGE).joinpath(f"{name_or_path}.toml").read_text()
         origin = f"suite {name_or_path}"
+    elif path.is_dir():
+        raise UserError(f"{name_or_path} is a directory; expected a suite name ({', '.join(known_suites())}) or a "
+                        "suite .toml file")
     else:
         raise UserError(f"unknown suite {name_or_path!r}; known suites: {', '.join(known_suites())}")
     try:
@@ -191,6 +221,9 @@ def parse_suite(data: dict[str, Any], origin: str = "suite") -> Suite:
     suite = _build(Suite, data, "", problems)
     if suite is not None:
         _check_semantics(suite, problems)
+        _check_finite(dataclasses.asdict(suite), "", problems)
+    if suite is not None and not problems:
+        suite = _resolve_caps(suite, problems)
     if problems:
         raise UserError(f"{origin} has {len(problems)} problem(s):", problems)
     assert suite is not None
@@ -198,7 +231,7 @@ def parse_suite(data: dict[str, Any], origin: str = "suite") -> Suite:
 
 
 def _check_semantics(suite: Suite, problems: list[str]) -> None:
-    from uniads_bench.search.methods import get_method
+    from uniads_bench.methods import get_method
 
     if not suite.seeds:
         problems.append("seeds: at least one seed is required")
@@ -224,6 +257,7 @@ def _check_semantics(suite: Suite, problems: list[str]) -> None:
         problems.append(f"final_resolution: 0 (prepared arrays) or 224 (ImageFolder), got {suite.final_resolution}")
     if suite.val_count <= 0:
         problems.append(f"val_count: must be > 0, got {suite.val_count}")
+    problems += split_problems(suite, None)
     for i, method in enumerate(suite.methods):
         try:
             get_method(method)
@@ -237,15 +271,106 @@ def _check_semantics(suite: Suite, problems: list[str]) -> None:
     if not suite.tracks:
         problems.append("tracks: at least one track is required")
     for i, track in enumerate(suite.tracks):
-        _check_track(track, f"tracks[{i}]", problems)
+        _check_track(track, f"tracks[{i}]", problems, suite)
 
 
-def _check_track(track: Track, path: str, problems: list[str]) -> None:
-    from uniads_bench.distill import get_distiller
+def split_problems(suite: Suite, data_limit: int | None) -> list[str]:
+    """Sizes that cannot work on the suite's dataset (with `data_limit`, on its first N train images): a
+    validation split as large as the train split, or a batch larger than the split it is drawn from (a run
+    would train one full-batch step per epoch and publish a chance-level row)."""
+    from uniads_bench.data.catalog import DATASETS
+
+    spec = DATASETS.get(suite.dataset)
+    if spec is None or not spec.train_images:
+        return []  # an unknown dataset is reported by the data loader with the known names
+    train = min(spec.train_images, data_limit or spec.train_images)
+    where = f"{suite.dataset}'s {train:,} train images" + (" (--data-limit)" if data_limit else "")
+    if suite.val_count >= train:
+        return [f"val_count: {suite.val_count:,} leaves no training images out of {where}"]
+    problems = []
+    for section, recipe, split in (("recipe", suite.recipe, train - suite.val_count),
+                                   ("teacher_recipe", suite.teacher_recipe, train)):
+        if recipe.batch_size > split:
+            problems.append(f"{section}.batch_size: {recipe.batch_size:,} is larger than the {split:,} images it is "
+                            f"drawn from ({where})")
+    return problems
+
+
+def _fixed_method(name: str) -> Any:
+    from uniads_bench.methods import FixedMethod, get_method
+
+    try:
+        method = get_method(name)
+    except UserError:
+        return None  # reported under methods[]
+    return method if isinstance(method, FixedMethod) else None
+
+
+def _resolve_caps(suite: Suite, problems: list[str]) -> Suite:
+    """Replace ``param_cap = "reference"`` by the reference student's parameter count, and require a
+    `cap_note` where a cap differs from it (the protocol compares students of equal size)."""
+    tracks = []
+    for i, track in enumerate(suite.tracks):
+        reference = reference_params(track, suite.dataset)
+        cap = reference if track.param_cap == "reference" else track.param_cap
+        if cap != reference and not track.cap_note:
+            problems.append(
+                f'tracks[{i}].param_cap: {cap:,} differs from the reference student\'s {reference:,} parameters; '
+                'use param_cap = "reference" for an equal-parameter comparison, or say why in cap_note')
+        tracks.append(dataclasses.replace(track, param_cap=cap))
+    return dataclasses.replace(suite, tracks=tuple(tracks))
+
+
+def reference_params(track: Track, dataset: str) -> int:
+    """Parameters of `track`'s reference student for `dataset`'s classes, counted without allocating."""
+    import torch
+
+    from uniads_bench.data.catalog import dataset_spec
+    from uniads_bench.models.counting import count_params
+    from uniads_bench.models.family import track_family
+
+    family = track_family(track)
+    with torch.device("meta"):
+        return count_params(family.build(family.reference, dataset_spec(dataset).num_classes))
+
+
+def _check_finite(value: Any, path: str, problems: list[str]) -> None:
+    """NaN and infinity are valid TOML floats but no valid setting anywhere in a suite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        problems.append(f"{path}: must be a finite number, got {value}")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
+    for key, item in items:
+        _check_finite(item, f"{path}[{key}]" if isinstance(key, int) else _join(path, str(key)), problems)
+
+
+def _check_track(track: Track, path: str, problems: list[str], suite: Suite) -> None:
+    from uniads_bench.distill import get_distiller, hparam_problems
+    from uniads_bench.models.digits import TEACHERS
     from uniads_bench.models.family import known_families, track_family
+    from uniads_bench.models.zoo import get_entry
 
-    if track.param_cap <= 0:
+    if isinstance(track.param_cap, str) and track.param_cap != "reference":
+        problems.append(f'{path}.param_cap: a parameter count or "reference", got {track.param_cap!r}')
+    elif isinstance(track.param_cap, int) and track.param_cap <= 0:
         problems.append(f"{path}.param_cap: must be > 0, got {track.param_cap}")
+    if track.teacher not in TEACHERS:
+        try:
+            get_entry(track.teacher)
+        except UserError as exc:
+            problems.append(f"{path}.teacher: {exc}")
+    for method, hparams in track.method_hparams.items():
+        if method not in suite.methods:
+            problems.append(f"{path}.method_hparams.{method}: not a method of this suite ({', '.join(suite.methods)})")
+            continue
+        fixed = _fixed_method(method)
+        if fixed is None:
+            problems.append(f"{path}.method_hparams.{method}: only fixed methods take hyperparameters here")
+            continue
+        try:
+            problems += [f"{path}.method_hparams.{method}.{p}" for p in
+                         hparam_problems(fixed.distiller, {**fixed.hparams, **hparams})]
+        except UserError as exc:
+            problems.append(f"{path}.method_hparams.{method}: {exc}")
     gpus = track.resources.gpus
     if not (0 < gpus <= 1 or float(gpus).is_integer()):
         problems.append(f"{path}.resources.gpus: a fraction in (0, 1] or a whole number of GPUs, got {gpus}")
@@ -264,6 +389,17 @@ def _check_track(track: Track, path: str, problems: list[str]) -> None:
         get_distiller(track.space.distiller)
     except UserError as exc:
         problems.append(f"{path}.space.distiller: {exc}")
+    else:
+        for gene, options in track.space.distill.items():
+            if isinstance(options, list):
+                for option in options:  # a joint gene "transform/distance" takes options "tanh/l2"
+                    fields = dict(zip(gene.split("/"), str(option).split("/"), strict=False)) if "/" in gene else {
+                        gene: option}
+                    found = hparam_problems(track.space.distiller, fields)
+                    where = f"{path}.space.distill." + (f"{gene}: " if "/" in gene else "")
+                    problems += [where + p for p in found]
+                    if found:
+                        break
     for group in ("distill", "optim"):
         for gene, options in getattr(track.space, group).items():
             if not isinstance(options, list) or not options:
@@ -271,6 +407,23 @@ def _check_track(track: Track, path: str, problems: list[str]) -> None:
     unknown_optim = set(track.space.optim) - {"lr_mult", "weight_decay"}
     if unknown_optim:
         problems.append(f"{path}.space.optim: unknown genes {sorted(unknown_optim)}; allowed: lr_mult, weight_decay")
+    if track.table is not None and not any(p.startswith(f"{path}.") for p in problems):
+        _check_table(track, f"{path}.table", problems)
+
+
+def _check_table(track: Track, path: str, problems: list[str]) -> None:
+    from uniads_bench.space import track_space
+    from uniads_bench.space.grid import grid_problems
+
+    table = track.table
+    assert table is not None
+    problems += [f"{path}.genes.{p}" for p in grid_problems(track_space(track), table.genes)]
+    if not table.seeds or len(set(table.seeds)) != len(table.seeds):
+        problems.append(f"{path}.seeds: at least one seed, no duplicates; got {list(table.seeds)}")
+    if table.max_points < 0:
+        problems.append(f"{path}.max_points: must be >= 0 (0: the whole grid), got {table.max_points}")
+    if any(e <= 0 for e in table.epochs) or list(table.epochs) != sorted(set(table.epochs)):
+        problems.append(f"{path}.epochs: increasing positive epochs, got {list(table.epochs)}")
 
 
 def _build(cls: type, data: Any, path: str, problems: list[str]) -> Any:
@@ -312,7 +465,9 @@ def _convert(hint: Any, value: Any, path: str, problems: list[str]) -> Any:
     if origin in (types.UnionType, typing.Union):
         if value is None and type(None) in args:
             return None
-        return _convert(next(a for a in args if a is not type(None)), value, path, problems)
+        members = [a for a in args if a is not type(None)]
+        matching = next((a for a in members if isinstance(a, type) and type(value) is a), members[0])
+        return _convert(matching, value, path, problems)
     if origin is tuple:
         if not isinstance(value, list):
             problems.append(f"{path}: expected a list, got {type(value).__name__} {value!r}")

@@ -7,9 +7,12 @@ Every consumer names its stream, e.g. ``derive_seed(run_seed, "augment", epoch)`
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported only by the streams that need it: the search layer runs without it
+    import torch
 
 
 def derive_seed(*parts: object) -> int:
@@ -20,6 +23,8 @@ def derive_seed(*parts: object) -> int:
 
 def torch_generator(*parts: object, device: str | torch.device = "cpu") -> torch.Generator:
     """A torch.Generator on `device` seeded from `derive_seed(*parts)`."""
+    import torch
+
     gen = torch.Generator(device=device)
     gen.manual_seed(derive_seed(*parts))
     return gen

@@ -134,7 +134,6 @@ NP_TRANSFORMS = {
     "minmax": lambda a: (
         (a - a.min(axis=1, keepdims=True)) / (a.max(axis=1, keepdims=True) - a.min(axis=1, keepdims=True) + 1e-6)
     ),
-    "standardize": lambda a: (a - a.mean(axis=1, keepdims=True)) / (a.std(axis=1, ddof=1, keepdims=True) + 1e-6),
 }
 
 
@@ -162,9 +161,17 @@ def np_distance(name: str, s: Array, t: Array, probabilities: bool) -> float:
     return float(1.0 - np_pearson_rows(s, t).mean())
 
 
+# Pairs on which tau is a temperature: a transform non-linear in scale, or identity taps under a distance that is
+# not scale-homogeneous. Elsewhere tau^2 D(T(a / tau), T(b / tau)) would not depend on tau but by a factor.
+TEMPERED_TRANSFORMS = ("softmax", "log_softmax", "tanh", "sigmoid")
+IDENTITY_TEMPERED_DISTANCES = ("kl", "reverse_kl", "js", "smooth_l1")
+
+
 def ref_uniads(x: dict[str, Array], hp: dict[str, Any], epoch: float) -> float:
-    """alpha * CE + sum over sources of tau^2 * W * D(T(A_S / tau), T(A_T / tau))."""
-    tau, transform = hp["tau"], NP_TRANSFORMS[hp["transform"]]
+    """alpha * CE + sum over sources of tau^2 * W * D(T(A_S / tau), T(A_T / tau)), tau = 1 on untempered pairs."""
+    tempered = hp["transform"] in TEMPERED_TRANSFORMS or (
+        hp["transform"] == "identity" and hp["distance"] in IDENTITY_TEMPERED_DISTANCES)
+    tau, transform = hp["tau"] if tempered else 1.0, NP_TRANSFORMS[hp["transform"]]
     sources = {
         "logits": (x["s_logits"], x["t_logits"]),
         "features": (x["s_features"] @ x["projector_weight"].T + x["projector_bias"], x["t_features"]),
@@ -209,8 +216,10 @@ CASES: list[dict[str, Any]] = [
     _uniads("features", "batchnorm", "cosine", 16.0, 1.0, 1.0),
     _uniads("features", "l2norm", "l2", 32.0, 4.0, 0.5),
     _uniads("features", "minmax", "l1", 8.0, 2.0, 0.1),
-    _uniads("logits+features", "standardize", "pearson", 5.0, 8.0, 1.0),
+    _uniads("logits+features", "layernorm", "l1", 5.0, 8.0, 1.0),
     _uniads("logits+features", "layernorm", "smooth_l1", 2.0, 1.0, 1.0),
+    _uniads("features", "identity", "smooth_l1", 2.0, 4.0, 1.0),
+    _uniads("logits", "identity", "l1", 1.0, 8.0, 1.0),
 ]
 
 

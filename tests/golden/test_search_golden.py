@@ -35,7 +35,7 @@ def decisions(case: dict[str, Any]) -> dict[str, Any]:
     setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs,
                         np.random.default_rng(case["seed"]), dict(case["options"]))
     searcher = make_searcher(case["method"], setup)
-    history = search_loop(searcher, one_at_a_time(evaluator.evaluate), admit_all, case["max_evaluations"])
+    history = search_loop(searcher, one_at_a_time(evaluator.evaluate), admit_all, case["max_evaluations"]).history
     out: dict[str, Any] = {
         "asks": [[o.ask.candidate.id, o.ask.candidate.describe(), o.ask.fidelity.epochs, o.ask.guard]
                  for o in history],

@@ -1,7 +1,8 @@
 """The real CLI end to end on real CIFAR-10: prepare and verify the shared JPEG copy, run the cifar10 suite's
 res20_res8 track (teacher trained by the suite) at a tiny budget, then check the board and the run directory.
 
-Skipped where the shared data (`../shared/data/cifar10-jpeg` next to the repository) is absent. Measured on a
+Skipped where the CIFAR-10 JPEG parquet copy is absent: `$UNIADS_CIFAR10_JPEG`, by default the development
+machines' shared copy beside the checkout (`../shared/data/cifar10-jpeg`, outside the project). Measured on a
 2-core CPU shared with other jobs: prepare (all 60,000 images) 11-12 s, verify 5 s, run 46-50 s, the module
 66-73 s, so it is not marked slow.
 """
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-CIFAR10_JPEG = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar10-jpeg"
+CIFAR10_JPEG = Path(os.environ.get("UNIADS_CIFAR10_JPEG",
+                                   Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cifar10-jpeg"))
 METHODS = ("vanilla", "kd", "uniads")
 # 1 epoch for teacher, finals and search rungs; a search budget of 5e-6 nominal GPU-h buys about six trained
 # candidates on 2,000 images (students over the parameter cap are rejected for free). With 1,000 images most

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from uniads_bench.engine.result import EvalResult, Fidelity
+from uniads_bench.candidate import Candidate
+from uniads_bench.results import EvalResult, Fidelity
 from uniads_bench.search.base import Ask, Observation
-from uniads_bench.space.candidate import Candidate
 
 CAP = 1000
 

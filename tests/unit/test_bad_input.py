@@ -21,14 +21,42 @@ from hypothesis import strategies as st
 import uniads_bench.runner.run as run_module
 from uniads_bench.cli import cli, main
 from uniads_bench.config import load_suite, parse_suite
+from uniads_bench.durable import atomic_write_json
 from uniads_bench.errors import UserError
-from uniads_bench.runner.atomic import atomic_write_json
-from uniads_bench.runner.run import RunOptions, config_record, resolve_suite
+from uniads_bench.runner.options import RunOptions, resolve_suite
+from uniads_bench.runner.rundir import config_record
 
 DIGITS_TEXT = resources.files("uniads_bench.suites").joinpath("digits.toml").read_text()
 DIGITS = tomllib.loads(DIGITS_TEXT)
 BROKEN_IMPORT = "import not_a_module_anywhere\n"
 NOT_A_DISTILLER = "class MyKD:\n    pass\n"
+PLUGINS = """
+import torch
+from uniads_bench.distill import Distiller
+
+
+class Tensor(Distiller):
+    def forward(self, student, teacher, target, progress):
+        return torch.nn.functional.cross_entropy(student.logits, target)
+
+
+class NaN(Distiller):
+    def forward(self, student, teacher, target, progress):
+        ce = torch.nn.functional.cross_entropy(student.logits, target)
+        return {"ce": ce, "kd": ce * float("nan")}
+
+
+class Crash(Distiller):
+    def forward(self, student, teacher, target, progress):
+        return {"ce": 1 / 0}
+
+
+class NoCE(Distiller):
+    def forward(self, student, teacher, target, progress):
+        return {"kd": (student.logits - teacher.logits).pow(2).mean()}
+"""
+METHOD_HPARAMS = "param_cap = 6000\nmethod_hparams = {{ kd = {{ {} }} }}"
+CAP_NOTE = next(line for line in DIGITS_TEXT.splitlines() if line.startswith("cap_note = "))
 
 
 def suite_file(tmp_path: Path, old: str, new: str) -> str:
@@ -38,6 +66,22 @@ def suite_file(tmp_path: Path, old: str, new: str) -> str:
     path = tmp_path / "suite.toml"
     path.write_text(text)
     return str(path)
+
+
+def broken_run(tmp_path: Path) -> Path:
+    """A directory that looks like a run but whose config.json is not JSON."""
+    run_dir = tmp_path / "broken-run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{not json")
+    return run_dir
+
+
+def damaged_board(tmp_path: Path) -> Path:
+    """A leaderboard directory whose digits board is cut off mid-file."""
+    boards = tmp_path / "my-boards"
+    boards.mkdir()
+    (boards / "digits.json").write_text('{"suite": "digits", "rows": [')
+    return boards
 
 
 def changed_config_run(tmp_path: Path, **changes: Any) -> str:
@@ -65,11 +109,47 @@ BAD_INPUT = [
     ("unknown-distiller", lambda t: ["run", suite_file(t, 'distiller = "kd"', 'distiller = "kdd"')],
      "tracks[0].space.distiller"),
     ("missing-key", lambda t: ["run", suite_file(t, "epochs = 10", "epochz = 10")], "search.epochs: required key"),
+    ("misspelt-method-hparam", lambda t: ["run", suite_file(t, "param_cap = 6000", METHOD_HPARAMS.format(
+        "temprature = 4.0"))], "tracks[0].method_hparams.kd.temprature: not a hyperparameter of distiller 'kd' "
+     "(did you mean 'temperature'?)"),
+    ("method-hparam-wrong-type", lambda t: ["run", suite_file(t, "param_cap = 6000", METHOD_HPARAMS.format(
+        'kd_weight = "big"'))], "tracks[0].method_hparams.kd.kd_weight: expected a number, got str 'big'"),
+    ("misspelt-space-gene", lambda t: ["run", suite_file(t, "kd_weight = [", "kd_wieght = [")],
+     "tracks[0].space.distill.kd_wieght: not a hyperparameter of distiller 'kd'"),
+    ("unknown-teacher", lambda t: ["run", suite_file(t, 'teacher = "digits_cnn_teacher"', 'teacher = "resnet_99"')],
+     "tracks[0].teacher: unknown model 'resnet_99'"),
+    ("cap-differs-from-reference", lambda t: ["run", suite_file(t, CAP_NOTE, "")],
+     "tracks[0].param_cap: 6,000 differs from the reference student's 1,442 parameters"),
+    ("cap-not-a-number", lambda t: ["run", suite_file(t, "param_cap = 6000", 'param_cap = "biggest"')],
+     'tracks[0].param_cap: a parameter count or "reference"'),
+    ("nan-learning-rate", lambda t: ["run", suite_file(t, "lr = 0.05", "lr = nan")],
+     "recipe.lr: must be a finite number, got nan"),
+    ("infinite-budget", lambda t: ["run", suite_file(t, "budget_gpu_hours = 0.0005", "budget_gpu_hours = inf")],
+     "search.budget_gpu_hours: must be a finite number, got inf"),
     ("unknown-track-option", lambda t: ["digits", "--tracks", "nosuch"], "unknown track 'nosuch'"),
     ("plugin-fails-to-import", lambda t: ["compare", "digits", "--distiller", f"{t / 'broken.py'}:MyKD"],
      "failed to import: ModuleNotFoundError"),
     ("plugin-breaks-contract", lambda t: ["compare", "digits", "--distiller", f"{t / 'plain.py'}:MyKD"],
      "is not a subclass of uniads_bench.distill.Distiller"),
+    ("plugin-returns-a-tensor", lambda t: ["compare", "digits", "--distiller", f"{t / 'plugins.py'}:Tensor"],
+     "breaks the distiller contract on a first batch of 4 images: forward returned Tensor, not a dict"),
+    ("plugin-returns-nan", lambda t: ["compare", "digits", "--distiller", f"{t / 'plugins.py'}:NaN"],
+     "loss term 'kd' is nan"),
+    ("plugin-crashes", lambda t: ["compare", "digits", "--distiller", f"{t / 'plugins.py'}:Crash"],
+     "fails on a first batch of 4 images: ZeroDivisionError"),
+    ("plugin-without-ce", lambda t: ["compare", "digits", "--distiller", f"{t / 'plugins.py'}:NoCE"],
+     'no "ce" term (terms: kd)'),
+    ("compare-hparam-wrong-type", lambda t: ["compare", "digits", "--distiller", "kd", "--hparams",
+                                             '{"kd_weight": "big"}'], "kd_weight: expected a number, got str 'big'"),
+    ("batch-larger-than-the-split", lambda t: ["run", suite_file(t, "batch_size = 64", "batch_size = 1000000000")],
+     "recipe.batch_size: 1,000,000,000 is larger than the 1,167 images it is drawn from"),
+    ("out-not-writable", lambda t: ["digits", "--seeds", "0", "--out", "/proc/uniads-bench-runs"],
+     "cannot create the run directory /proc/uniads-bench-runs/digits-"),
+    ("resume-config-does-not-parse", lambda t: ["digits", "--resume", str(broken_run(t))],
+     "config.json does not parse"),
+    ("damaged-board", lambda t: ["digits", "--seeds", "0", "--leaderboard-dir", str(damaged_board(t))],
+     "is damaged"),
+    ("suite-is-a-directory", lambda t: ["run", str(t)], "is a directory; expected a suite name (cifar10"),
     ("missing-data-dir", lambda t: ["cifar100", "--data-dir", str(t / "no-data")], "no-data"),
     ("resume-changed-config", lambda t: ["digits", "--budget-scale", "0.1", "--seeds", "0", "--resume",
                                          changed_config_run(t)], "the config changed"),
@@ -84,9 +164,12 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path, monkeypatch, capsys, ar
     (tmp_path / "bad.toml").write_text("name = \n")
     (tmp_path / "broken.py").write_text(BROKEN_IMPORT)
     (tmp_path / "plain.py").write_text(NOT_A_DISTILLER)
+    (tmp_path / "plugins.py").write_text(PLUGINS)
     out = tmp_path / "out"
-    monkeypatch.setattr(sys, "argv", ["uniads-bench", *args(tmp_path), "--out", str(out),
-                                      "--leaderboard-dir", str(out / "boards")])
+    argv = args(tmp_path)
+    defaults = [[flag, value] for flag, value in (("--out", str(out)), ("--leaderboard-dir", str(out / "boards")))
+                if flag not in argv]
+    monkeypatch.setattr(sys, "argv", ["uniads-bench", *argv, *sum(defaults, [])])
     before = sorted(tmp_path.rglob("*"))
     with pytest.raises(SystemExit) as info:
         main()
@@ -173,3 +256,9 @@ def test_cli_options_never_give_a_traceback(monkeypatch, options: dict[str, str]
     result = CliRunner().invoke(cli, args, standalone_mode=False)
     assert isinstance(result.exception, UserError | click.ClickException | Validated), (
         args, json.dumps(str(result.exception)), result.exc_info)
+
+
+@pytest.mark.parametrize("command", [["run", "digits"], ["data", "prepare", "cifar10"]])
+def test_workers_0_means_the_same_everywhere_an_error(command: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*command, "--workers", "0"])
+    assert result.exit_code == 2 and "Invalid value for '--workers': 0 is not in the range x>=1" in result.output

@@ -7,7 +7,7 @@ from importlib import resources
 
 import pytest
 
-from uniads_bench.config import known_suites, load_suite, parse_suite
+from uniads_bench.config import known_suites, load_suite, parse_suite, reference_params
 from uniads_bench.errors import UserError
 
 
@@ -54,6 +54,20 @@ def test_semantic_problems_reported_together() -> None:
     assert "methods[1]: unknown method 'kdd'" in text
     assert "tracks[0].space.distiller" in text and "Did you mean 'kd'" in text
     assert "tracks[0].student_family: unknown family 'nope'" in text
+
+
+def test_reference_cap_resolves_to_the_reference_students_size() -> None:
+    data = digits_data()
+    data["tracks"][0]["param_cap"] = "reference"
+    del data["tracks"][0]["cap_note"]
+    assert parse_suite(data).tracks[0].param_cap == 1442  # width 8, depth 1 on 10 classes
+
+
+def test_shipped_caps_equal_the_reference_student_unless_a_note_says_why() -> None:
+    for name in known_suites():
+        for track in load_suite(name).tracks:
+            assert isinstance(track.param_cap, int)
+            assert track.cap_note or track.param_cap == reference_params(track, load_suite(name).dataset), track.name
 
 
 def test_unknown_suite_lists_known() -> None:

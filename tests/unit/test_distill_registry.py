@@ -100,7 +100,7 @@ def test_plugin_file(tmp_path: Path) -> None:
     [
         ("import not_a_module_anywhere\n", "MyKD", "failed to import: ModuleNotFoundError"),
         ("raise RuntimeError('boom')\n", "MyKD", "failed to import: RuntimeError: boom"),
-        (PLUGIN, "Missing", "has no class 'Missing'"),
+        (PLUGIN, "Missing", "has no class or object 'Missing'"),
         ("class MyKD:\n    pass\n", "MyKD", "is not a subclass of uniads_bench.distill.Distiller"),
         (
             "from uniads_bench.distill import Distiller\nclass MyKD(Distiller):\n    needs = {'logits'}\n"

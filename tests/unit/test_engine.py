@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from uniads_bench.candidate import Candidate
 from uniads_bench.config import load_suite
 from uniads_bench.data.digits import load_digits_arrays
 from uniads_bench.data.loader import Augment
-from uniads_bench.engine.result import Fidelity
 from uniads_bench.engine.train import teacher_epoch_outputs, train_candidate
+from uniads_bench.results import Fidelity
 from uniads_bench.runner.context import build_context
-from uniads_bench.runner.run import RunOptions, resolve_suite
-from uniads_bench.space import Candidate
+from uniads_bench.runner.options import RunOptions, resolve_suite
 
 REFERENCE = {"width": 8, "depth": 1}
 
@@ -77,7 +77,7 @@ def test_teacher_cache_serves_exactly_the_teacher_outputs(ctx) -> None:
     data = ctx.search_train
     plan = data.plan(11, 0, Augment(1, False))
     logits, features = ctx.cache.get("search/11/0", lambda: pytest.fail("must be cached"))
-    fresh_logits, fresh_features = teacher_epoch_outputs(ctx.teacher, data, plan, 1, ctx.bf16)
+    fresh_logits, fresh_features = teacher_epoch_outputs(ctx.teacher, data, plan, 1, ctx.bf16("search"))
     assert torch.equal(logits, fresh_logits) and torch.equal(features, fresh_features)
 
 
@@ -125,17 +125,21 @@ def test_compiled_final_training_trains_through_torch_compile(ctx) -> None:
 
 
 def test_precision_rules_and_a_bf16_candidate_on_the_cpu(ctx) -> None:
-    """`--precision`: auto is bf16 on CUDA only; bf16 autocast also trains on a CPU, to the same accuracy band."""
+    """`--precision`: auto is bf16 for CUDA search rungs only (final phases and teachers fp32, as the
+    references); bf16 autocast also trains on a CPU, to the same accuracy band."""
     from dataclasses import replace
 
     from uniads_bench.engine.train import use_bf16
     from uniads_bench.errors import UserError
 
-    assert not use_bf16(torch.device("cpu")) and use_bf16(torch.device("cuda"))
-    assert use_bf16(torch.device("cpu"), "bf16") and not use_bf16(torch.device("cuda"), "fp32")
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert [use_bf16(cuda, "auto", phase) for phase in ("search", "final", "teacher")] == [True, False, False]
+    assert not any(use_bf16(cpu, "auto", phase) for phase in ("search", "final", "teacher"))
+    assert use_bf16(cpu, "bf16", "final") and not use_bf16(cpu, "bf16", "teacher")
+    assert not use_bf16(cuda, "fp32", "search")
     with pytest.raises(UserError, match="unknown precision 'fp8'"):
-        use_bf16(torch.device("cpu"), "fp8")
+        use_bf16(cpu, "fp8", "search")
     fp32 = train_candidate(ctx, kd(), Fidelity(4), seed=0, phase="search")
-    bf16 = train_candidate(replace(ctx, bf16=True), kd(), Fidelity(4), seed=0, phase="search")
+    bf16 = train_candidate(replace(ctx, precision="bf16"), kd(), Fidelity(4), seed=0, phase="search")
     assert bf16.status == "ok" and bf16.top1 > 25.0 and abs(bf16.top1 - fp32.top1) < 10.0
     assert bf16.loss_last != fp32.loss_last  # it really ran in another precision

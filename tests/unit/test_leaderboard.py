@@ -7,6 +7,8 @@ import dataclasses
 from uniads_bench.config import load_suite
 from uniads_bench.leaderboard import check_rows, merge_rows, render_markdown, reported_rows
 from uniads_bench.leaderboard.records import LeaderboardRow, mean_std
+from uniads_bench.leaderboard.rows import SeedOutcome, row_status
+from uniads_bench.results import EvalResult
 
 
 def measured(method: str = "kd", top1=(70.0, 71.0, 72.0), **changes) -> LeaderboardRow:
@@ -55,6 +57,14 @@ def test_reported_rows_render_apart_from_measured() -> None:
     assert "mdistiller README" in reported_part
 
 
+def test_a_row_note_is_shown_under_its_track_table() -> None:
+    """A note that says a row predates a fix must reach the reader, not stay in the JSON."""
+    rows = [measured(), measured("random", note="measured before the warm-up fix; not re-measured")]
+    text = render_markdown("s", rows)
+    assert "- `random`: measured before the warm-up fix; not re-measured" in text
+    assert "`kd`:" not in text
+
+
 def test_committed_boards_pass_check() -> None:
     """Every board under leaderboards/ passes `uniads-bench leaderboard check` (schema, seeds, provenance)."""
     from pathlib import Path
@@ -67,3 +77,25 @@ def test_committed_boards_pass_check() -> None:
         rows = load_board(path)
         assert rows and check_rows(rows) == [], path.name
         assert any(r.kind == "measured" for r in rows), path.name
+
+
+def seed(top1: float | None, status: str = "ok") -> SeedOutcome:
+    final = None if top1 is None else EvalResult("c", status, "", top1, 1000, 5000, 30.0, (), 1.0)
+    return SeedOutcome(final, None, 0, 1.0)
+
+
+def test_a_row_is_a_result_only_when_every_seed_trained_above_chance() -> None:
+    assert row_status([seed(70.0), seed(71.0), seed(69.0)], chance_top1=15.0) == "ok"
+    assert row_status([seed(70.0), seed(None), seed(69.0)], 15.0) == "no feasible candidate (1 of 3 seeds)"
+    assert row_status([seed(10.0, "diverged"), seed(71.0), seed(10.0, "diverged")], 15.0) == "diverged (2 of 3 seeds)"
+    assert row_status([seed(9.72), seed(10.0), seed(71.0)], 15.0) == "at chance (2 of 3 seeds at or below 15.0%)"
+
+
+def test_rows_that_are_not_results_are_shown_apart_and_never_ranked() -> None:
+    failed = measured("vanilla", top1=(10.0, 10.0, 10.0), status="diverged (3 of 3 seeds)")
+    text = render_markdown("s", [measured(), failed])
+    ranked, unranked = text.split("Not ranked (the final phase did not produce a result):")
+    assert "| kd " in ranked and "vanilla" not in ranked
+    assert "vanilla" in unranked and "diverged (3 of 3 seeds)" in unranked
+    assert check_rows([measured(), dataclasses.replace(failed, n=1, top1_per_seed=(10.0,), seeds=(0,),
+                                                       top1_mean=10.0, top1_std=0.0)]) == []

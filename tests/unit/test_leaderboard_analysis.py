@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from uniads_bench.errors import UserError
+from uniads_bench.journal import EvaluationRecord, read_journal
 from uniads_bench.leaderboard.analyze import analyze, write_analysis
 from uniads_bench.leaderboard.plots import track_plots
 
@@ -26,26 +27,26 @@ def config(tracks: tuple[str, ...] = ("t",)) -> dict[str, Any]:
 
 
 def evaluation(method: str, seed: int, index: int, epochs: int, top1: float, params: int, status: str = "ok",
-               phase: str = "search", track: str = "t", **genes: Any) -> dict[str, Any]:
+               phase: str = "search", track: str = "t", **genes: Any) -> EvaluationRecord:
     arch = {"depth": 1} | {k: v for k, v in genes.items() if k != "t"}
     candidate = {"arch": arch, "distiller": "kd", "hparams": {"temperature": genes.get("t", 4)}}
     tail = f"search/{index}" if phase == "search" else "final"
-    return {"type": "evaluation", "key": f"{track}/{method}/{seed}/{tail}", "track": track, "phase": phase,
+    return EvaluationRecord.from_json({"key": f"{track}/{method}/{seed}/{tail}", "track": track, "phase": phase,
             "seed": seed, "candidate": candidate, "candidate_id": f"c{index}", "epochs": epochs,
             "guard": epochs == 1, "charge_gpu_hours": 0.1,
             "result": {"candidate_id": f"c{index}", "status": status, "reason": "", "top1": top1, "params": params,
                        "macs": 10 * params, "epochs_done": float(epochs), "teacher_views": [],
-                       "wall_seconds": 0.1}}
+                       "wall_seconds": 0.1}})
 
 
-def write_run(run_dir: Path, records: list[dict[str, Any]], cfg: dict[str, Any] | None = None) -> Path:
+def write_run(run_dir: Path, records: list[EvaluationRecord], cfg: dict[str, Any] | None = None) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(cfg or config()))
-    (run_dir / "journal.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run_dir / "journal.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in records))
     return run_dir
 
 
-def tiny_search() -> list[dict[str, Any]]:
+def tiny_search() -> list[EvaluationRecord]:
     """Four candidates sampled at rung 1 (one rejected), three trained at the top rung: c1 and c2 are
     Pareto-optimal, c3 is dominated by c2, and c2 is the single top-k (k = max(1, 10% of 3))."""
     genes = {1: {"width": 8, "t": 1}, 2: {"width": 8, "t": 4}, 3: {"width": 16, "t": 1}, 4: {"width": 16, "t": 4}}
@@ -55,7 +56,7 @@ def tiny_search() -> list[dict[str, Any]]:
     return rung1 + top
 
 
-def synthetic_searches() -> list[dict[str, Any]]:
+def synthetic_searches() -> list[EvaluationRecord]:
     """Two methods x two seeds; uniads halves from rung 1 to the top rung, random trains at the top only.
     Accuracy is set by the width alone; the temperature is noise."""
     records = []
@@ -131,7 +132,7 @@ def test_track_plots_write_deterministic_pngs_and_skip_tracks_without_search(tmp
         assert data.startswith(PNG) and len(data) > 1000
     second = track_plots(records, cfg, tmp_path / "b")
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
-    fixed_only = [r for r in records if r["phase"] == "final"]
+    fixed_only = [r for r in records if r.phase == "final"]
     assert track_plots(fixed_only, cfg, tmp_path / "c") == []
     assert not (tmp_path / "c").exists()
 
@@ -152,7 +153,7 @@ def test_bad_run_directories_raise_user_errors(tmp_path: Path) -> None:
 
 
 def test_run_without_search_methods_gives_an_empty_report(tmp_path: Path) -> None:
-    finals = [r for r in synthetic_searches() if r["phase"] == "final"]
+    finals = [r for r in synthetic_searches() if r.phase == "final"]
     report = analyze(write_run(tmp_path / "run", finals))
     assert report.tracks == ()
     assert [p.name for p in write_analysis(report, tmp_path / "out")] == ["analysis.md", "analysis.json"]
@@ -171,7 +172,7 @@ def test_analysis_and_plots_of_a_real_digits_run(tmp_path: Path) -> None:
     assert [p.pool for p in report.tracks[0].pools] == ["all", "random", "uniads"]
     assert report.tracks[0].pools[0].results > 0
     assert len(write_analysis(report, run_dir / "analysis")) >= 2
-    records = [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+    records = read_journal(run_dir / "journal.jsonl")
     config = json.loads((run_dir / "config.json").read_text())
     assert [p.name for p in track_plots(records, config, tmp_path / "plots")] == [
         "digits-cnn-pareto.png", "digits-cnn-anytime.png"]

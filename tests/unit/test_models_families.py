@@ -88,7 +88,7 @@ def test_diswot_s1_point_has_the_published_size() -> None:
     config = CONFIGS["cifar_resnet"]
     with _meta():
         model = config.build(config.reference_genes | {"depth1": 5, "depth2": 5, "depth3": 7}, 100)
-    assert count_params(model) / 1e6 == pytest.approx(0.621, abs=0.0005)  # published-numbers.md section 9
+    assert count_params(model) / 1e6 == pytest.approx(0.621, abs=0.0005)  # DisWOT S1 (5,5,7), lliai/DisWOT-CVPR2023
 
 
 def _extreme(config: FamilyConfig, pick: int) -> dict[str, int | float]:

@@ -17,8 +17,8 @@ from uniads_bench.models.cifar.resnet_imagenet_style import from_repdistiller_st
 from uniads_bench.models.counting import count_params
 from uniads_bench.models.zoo import ZOO, build_model, get_entry, zoo_table
 
-# Millions of parameters with 100 classes: reference/published-numbers.md section 3 (computed there from
-# mdistiller's definitions).
+# Millions of parameters with 100 classes, counted from the definitions in megvii-research/mdistiller
+# `mdistiller/models/cifar/*.py` (the tables of the CRD, DKD and DIST papers quote the same sizes).
 PUBLISHED_CIFAR_PARAMS_M = {
     "resnet8": 0.084,
     "resnet14": 0.181,
@@ -40,7 +40,8 @@ PUBLISHED_CIFAR_PARAMS_M = {
     "shufflenetv2": 1.356,
     "resnet50_cifar": 23.705,
 }
-# Millions with 1000 classes: torchvision's model docs, and MobileNetV1 computed in published-numbers.md section 4.
+# Millions with 1000 classes: torchvision's model docs (pytorch.org/vision/stable/models), and MobileNetV1 counted
+# from mdistiller's `mdistiller/models/imagenet/mobilenetv1.py`.
 PUBLISHED_IMAGENET_PARAMS_M = {
     "resnet18": 11.69,
     "resnet34": 21.80,

@@ -21,13 +21,16 @@ from test_leaderboard import measured
 
 from uniads_bench.cli import main
 from uniads_bench.config import load_suite
-from uniads_bench.engine.result import EvalResult
+from uniads_bench.durable import atomic_write_json
 from uniads_bench.errors import UserError
-from uniads_bench.leaderboard import load_board
-from uniads_bench.runner.atomic import atomic_write_json
+from uniads_bench.journal import RetryRecord
+from uniads_bench.leaderboard import load_board, publish_rows
+from uniads_bench.locks import run_lock
+from uniads_bench.results import EvalResult
+from uniads_bench.runner.failures import FailureBudget
 from uniads_bench.runner.journal import Journal
-from uniads_bench.runner.lock import run_lock
-from uniads_bench.runner.run import FailureBudget, RunOptions, config_record, publish_rows, resolve_suite
+from uniads_bench.runner.options import RunOptions, resolve_suite
+from uniads_bench.runner.rundir import config_record
 from uniads_bench.runner.signals import RunInterrupted, stop_on_signals
 
 ENOSPC = OSError(28, "No space left on device")
@@ -60,9 +63,9 @@ def test_a_signal_during_a_journal_append_waits_for_the_record(tmp_path, monkeyp
 
     monkeypatch.setattr(os, "fsync", fsync_after_a_signal)
     with pytest.raises(RunInterrupted) as info, stop_on_signals():
-        journal.append({"key": "a", "payload": "x" * 10_000})
+        journal.append(RetryRecord("a", 1, "x" * 10_000))
     assert info.value.exit_code == 130
-    assert journal.read() == [{"key": "a", "payload": "x" * 10_000}]
+    assert journal.read() == [RetryRecord("a", 1, "x" * 10_000)]
 
 
 def test_run_lock_is_exclusive_and_released(tmp_path) -> None:
@@ -180,16 +183,16 @@ def test_disk_full_keeps_the_old_summary_and_says_so(tmp_path, monkeypatch) -> N
 
 def test_disk_full_during_a_journal_append_is_a_user_error(tmp_path, monkeypatch) -> None:
     journal = Journal(tmp_path / "journal.jsonl")
-    journal.append({"key": "a"})
+    journal.append(RetryRecord("a", 1, "x"))
 
     def no_space(fd: int) -> None:
         raise ENOSPC
 
     monkeypatch.setattr(os, "fsync", no_space)
     with pytest.raises(UserError, match="no space left"):
-        journal.append({"key": "b"})
+        journal.append(RetryRecord("b", 1, "x"))
     monkeypatch.undo()
-    assert journal.read()[0] == {"key": "a"}
+    assert journal.read()[0] == RetryRecord("a", 1, "x")
 
 
 def test_disk_full_while_publishing_exits_2_and_keeps_the_board(tmp_path, monkeypatch, capsys) -> None:
@@ -234,3 +237,16 @@ def test_ownerless_lock_is_respected_while_fresh_then_taken_over(tmp_path) -> No
     os.utime(lock, (time.time() - 60, time.time() - 60))
     with pytest.warns(UserWarning, match="stale lock"), run_lock(tmp_path):
         pass
+
+
+def test_a_run_whose_rows_failed_ends_with_exit_4_naming_each_row(tmp_path, monkeypatch, capsys) -> None:
+    import uniads_bench.runner.run as run_module
+
+    rows = [measured(suite="digits", track="cnn"),
+            measured("vanilla", suite="digits", track="cnn", status="diverged (3 of 3 seeds)")]
+    done = run_module.RunResult(tmp_path / "run", rows, "table", tmp_path / "digits.md")
+    monkeypatch.setattr(run_module, "run_suite", lambda *args, **kwargs: done)
+    code = run_main(monkeypatch, "digits", "--seeds", "0", "--out", str(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 4
+    assert err.startswith("error: 1 of 2 rows are not results") and "cnn/vanilla: diverged (3 of 3 seeds)" in err

@@ -9,17 +9,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from uniads_bench.engine.cost import CostModel, HardwareProfile
-from uniads_bench.engine.result import EvalResult
-from uniads_bench.runner.ledger import BudgetLedger, PlannedEvaluation
+from tests.unit.test_searcher_conformance import SMALL
+from uniads_bench.budget import BudgetLedger, FlopCost, PlannedEvaluation
+from uniads_bench.results import EvalResult
+from uniads_bench.search.base import SEARCHERS as SEARCHER_REGISTRY
 from uniads_bench.search.base import Ask, SearchSetup, make_searcher
 from uniads_bench.search.loop import one_at_a_time, search_loop
 from uniads_bench.space.space import Gene, Space
 
 SPACE = Space((Gene("w", "arch", (1, 2, 3, 4)), Gene("d", "arch", (1, 2, 3, 4)), Gene("t", "distill", (1, 4, 8)),
                Gene("lr_mult", "optim", (0.5, 1.0, 2.0))), "fake")
-SEARCHERS = [("random", {}), ("random+halving", {}), ("uniads", {"pop_size": 6}),
-             ("nevergrad", {"variant": "DiscreteOnePlusOne"}), ("nevergrad", {"variant": "TwoPointsDE"})]
+# Every registered searcher with the options of its conformance run, and a second nevergrad optimizer.
+SEARCHERS = [(name, SMALL.get(name, {})) for name in SEARCHER_REGISTRY.names()] + [
+    ("nevergrad", {"variant": "TwoPointsDE"})]
 TRAIN, EVAL = 1000, 100
 
 
@@ -34,7 +36,7 @@ TRAIN, EVAL = 1000, 100
 )
 def test_spent_never_exceeds_budget(name: str, options: dict, macs: list[int], teacher_macs: int,
                                     full_evaluations: float, stop_fraction: float, seed: int) -> None:
-    cost = CostModel(HardwareProfile("unit", 1e12, "test"), teacher_macs)
+    cost = FlopCost(1e12, teacher_macs)
     budget = full_evaluations * cost.charge(3 * int(np.mean(macs)), 9, TRAIN, EVAL, 9)
     ledger = BudgetLedger(budget, cost)
     setup = SearchSetup(SPACE, param_cap=10**9, max_epochs=9, rng=np.random.default_rng(seed), options=options)
@@ -60,6 +62,6 @@ def test_spent_never_exceeds_budget(name: str, options: dict, macs: list[int], t
                              for a in asks])
 
     history = search_loop(searcher, one_at_a_time(lambda ask: evaluate(ask, ledger.evaluations)), admit,
-                          max_evaluations=80)
+                          max_evaluations=80).history
     assert ledger.spent_gpu_hours <= budget * (1 + 1e-9)
     assert ledger.evaluations == len(history)

@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from uniads_bench.engine.result import EvalResult, Fidelity
+from uniads_bench.candidate import Candidate
 from uniads_bench.errors import UserError
+from uniads_bench.journal import EvaluationRecord, JournalRecord, RetryRecord
+from uniads_bench.results import EvalResult, Fidelity
 from uniads_bench.search.base import Ask
 from uniads_bench.search.evaluators import (
     cifar_resnet_params,
@@ -20,7 +22,6 @@ from uniads_bench.search.evaluators import (
 )
 from uniads_bench.search.metrics import anytime, hypervolume, journal_observations, normalised_points
 from uniads_bench.search.synthetic import PROBLEMS
-from uniads_bench.space.candidate import Candidate
 
 DISWOT = Path(__file__).resolve().parents[3] / "shared/data/diswot-s1/resnet20_depth_cifar100.csv"
 needs_diswot = pytest.mark.skipif(not DISWOT.is_file(), reason="DisWOT table not present")
@@ -67,17 +68,16 @@ def test_true_fronts_are_non_dominated_and_feasible() -> None:
         assert (front[1:, 0] > front[:-1, 0]).all() and (front[1:, 1] < front[:-1, 1]).all()
 
 
-def journal(candidates: list[Candidate]) -> list[dict]:
-    records = [{"type": "run_start"}]
+def journal(candidates: list[Candidate]) -> list[JournalRecord]:
+    records: list[JournalRecord] = [RetryRecord("t/m/0/search/0", 1, "worker died")]
     for i, c in enumerate(candidates):
         for epochs in (3, 9):
             result = EvalResult(c.id, "ok" if i else "rejected", "", 50.0 + i + epochs, 1000 * (i + 1), 5, epochs, (),
                                 1.0)
-            records.append({"type": "evaluation", "phase": "search", "seed": 0, "candidate": c.to_json(),
-                            "epochs": epochs, "guard": epochs == 3, "charge_gpu_hours": 0.5,
-                            "result": result.to_json()})
-    records.append({"type": "evaluation", "phase": "final", "candidate": candidates[1].to_json(), "epochs": 9,
-                    "result": {}})
+            records.append(EvaluationRecord(f"t/m/0/search/{len(records)}", "t", "search", 0, c, epochs,
+                                            epochs == 3, 0.5, 0.5 * len(records), result))
+    final = EvalResult(candidates[1].id, "ok", "", 70.0, 2000, 5, 9, (), 1.0)
+    records.append(EvaluationRecord("t/m/0/final", "t", "final", 0, candidates[1], 9, False, 0.0, 0.0, final))
     return records
 
 
@@ -108,3 +108,14 @@ def test_anytime_metrics() -> None:
     assert points[-1].hypervolume == pytest.approx(hypervolume(full))
     assert hypervolume(PROBLEMS["smooth"].true_front()) > points[-1].hypervolume
     assert hypervolume(full[:0]) == 0.0
+
+
+def test_offline_searches_reject_over_cap_students_for_free_as_runs_do() -> None:
+    """One accounting rule: an over-cap student costs a real run nothing (rejected before training), so it
+    costs an offline search nothing either."""
+    trace = run_offline_search("random", "synthetic:rugged", budget=6, seed=3)
+    over = [(o, c) for o, c in zip(trace.observations, trace.charges, strict=True)
+            if o.result.params > trace.param_cap]
+    assert over, "the rugged problem has students over its cap"
+    assert all(o.result.status == "rejected" and o.result.epochs_done == 0 and c == 0 for o, c in over)
+    assert trace.spent <= 6

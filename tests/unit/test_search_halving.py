@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.search_fakes import CAP, names, obs
+from uniads_bench.candidate import Candidate
+from uniads_bench.search.base import best_feasible
 from uniads_bench.search.halving import Bracket, HalvingSchedule, promote, rank_order, rung_epochs
-from uniads_bench.space.candidate import Candidate
 
 
 @pytest.mark.parametrize(("r_min", "eta", "top", "expected"), [
@@ -75,3 +76,13 @@ def test_ablation_options_give_one_rung_or_no_guard() -> None:
     unguarded = HalvingSchedule.from_options({"loss_rejection": False}, 27)
     bracket = Bracket([Candidate.make({"name": "a"}, "fake")], unguarded, CAP)
     assert [a.guard for a in bracket.asks()] == [False]
+
+
+def test_the_choice_is_made_at_the_highest_fidelity_reached() -> None:
+    """A 1-epoch score never beats a 3-epoch one; when the budget ended every bracket below its top rung,
+    the best low-rung result is handed on instead of nothing."""
+    top_rung = [obs("a", 60.0, 500, epochs=3), obs("b", 50.0, 400, epochs=3)]
+    low_rung = [obs("c", 90.0, 300, epochs=1), obs("d", 70.0, 200, epochs=1), obs("e", 95.0, 2 * CAP, epochs=1)]
+    assert names([best_feasible(low_rung + top_rung, CAP)]) == ["a"]
+    assert names([best_feasible(low_rung, CAP)]) == ["c"]  # "e" is over the cap
+    assert best_feasible([obs("f", 99.0, 100, epochs=3, status="diverged")], CAP) is None

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from uniads_bench.search import SearchSetup, get_method, make_searcher
+from uniads_bench.methods import get_method
+from uniads_bench.search import SearchSetup, make_searcher
 from uniads_bench.search.evaluators import make_evaluator
 from uniads_bench.search.loop import admit_all, one_at_a_time, search_loop
 
@@ -18,7 +19,7 @@ def test_state_is_json_and_reflects_the_search(method: str) -> None:
     spec = get_method(method)
     searcher = make_searcher(spec.searcher, SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs,
                                                         np.random.default_rng(0), dict(spec.options)))
-    history = search_loop(searcher, one_at_a_time(evaluator.evaluate), admit_all, max_evaluations=30)
+    history = search_loop(searcher, one_at_a_time(evaluator.evaluate), admit_all, max_evaluations=30).history
     state = json.loads(json.dumps(searcher.state()))
     assert state["evaluated"] == len(history) == 30
     if method == "uniads":

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uniads_bench.search import get_method
-from uniads_bench.search.base import Observation, SearchSetup
+from uniads_bench.methods import get_method
+from uniads_bench.results import EvalResult, Fidelity
+from uniads_bench.rng import numpy_generator
+from uniads_bench.search.base import Ask, Observation, SearchSetup
 from uniads_bench.search.evaluators import make_evaluator, run_offline_search
 from uniads_bench.search.uniads import ShrinkWeights, UniADSSearch
 from uniads_bench.space.adapters import indices_to_candidate
@@ -25,6 +27,22 @@ def test_penalise_shrinks_bad_options_spares_good_ones_and_floors() -> None:
     for _ in range(5):
         weights.penalise(bad, spared)
     assert weights.weights["a"].tolist() == [0.2, 1.0, 1.0]  # the floor keeps every option reachable
+
+
+def test_a_student_over_the_cap_costs_only_its_architecture_options_weight() -> None:
+    """Its size is what failed, not its distiller: shrinking leaves the distill options of an over-cap
+    rung-0 student alone, and penalises all options of one the loss rules rejected."""
+    setup = SearchSetup(SPACE, 1000, 9, np.random.default_rng(0), {"shrink_rate": 0.5})
+    searcher = UniADSSearch(setup)
+    big, failed = SPACE.candidate({"a": 3, "t": "y"}), SPACE.candidate({"a": 1, "t": "x"})
+    searcher._shrink([obs_of(big, "rejected", 0.0, 5000), obs_of(failed, "rejected", 1.0, 500)])
+    assert searcher.shrink.weights["a"].tolist() == [0.5, 1.0, 0.5]
+    assert searcher.shrink.weights["t"].tolist() == [0.5, 1.0]
+
+
+def obs_of(candidate, status: str, top1: float, params: int) -> Observation:
+    return Observation(Ask(candidate, Fidelity(1), True), EvalResult(candidate.id, status, "", top1, params, 0, 1.0,
+                                                                     (), 0.0))
 
 
 def test_resample_keeps_unpenalised_options_and_moves_penalised_ones() -> None:
@@ -93,7 +111,9 @@ def test_no_rejection_guards_no_rung_so_rejectable_candidates_run_to_the_end() -
     ablated = run_offline_search("uniads:no-rejection", "synthetic:rugged", budget=8, seed=0)
     assert any(o.result.status == "rejected" for o in full.observations)  # rugged has a rejection region
     assert not any(o.ask.guard for o in ablated.observations)
-    assert not any(o.result.status == "rejected" for o in ablated.observations)
+    # Only the loss rules are off: a student over the cap is still rejected before training, as in a run.
+    assert not any(o.result.status == "rejected" and "exceed the cap" not in o.result.reason
+                   for o in ablated.observations)
     assert any(o.result.top1 == 1.0 and o.result.epochs_done == o.ask.fidelity.epochs for o in ablated.observations)
 
 
@@ -108,3 +128,23 @@ def test_no_shrinking_keeps_sampling_weights_uniform(method: str, shrinks: bool)
         searcher.tell([Observation(a, evaluator.evaluate(a)) for a in asks])
     weights = np.concatenate(list(searcher.shrink.weights.values()))
     assert bool((weights < 1.0).any()) is shrinks
+
+
+def test_no_copies_reach_nsga2_survival_after_the_shrinking_repair() -> None:
+    """Every population NSGA-II keeps holds distinct candidates, generation after generation."""
+    evaluator = make_evaluator("synthetic:smooth", 0)
+    setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs, numpy_generator(0, "dups"),
+                        {"shrink_rate": 0.6, "shrink_floor": 0.05})
+    searcher = UniADSSearch(setup)
+    populations = 0
+    for _ in range(400):
+        asks = searcher.ask()
+        if not asks:
+            break
+        searcher.tell([Observation(a, evaluator.evaluate(a)) for a in asks])
+        members = searcher.algorithm.pop
+        if members is not None and len(members):
+            ids = [indices_to_candidate(setup.space, x).id for x in members.get("X")]
+            assert len(ids) == len(set(ids)), f"copies in generation {searcher.algorithm.n_gen}"
+            populations += 1
+    assert populations > 20

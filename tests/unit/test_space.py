@@ -6,8 +6,9 @@ import json
 
 import numpy as np
 
+from uniads_bench.candidate import Candidate
 from uniads_bench.config import load_suite
-from uniads_bench.space import Candidate, track_space
+from uniads_bench.space import track_space
 
 
 def test_candidate_id_is_content_hash() -> None:

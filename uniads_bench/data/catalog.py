@@ -28,6 +28,7 @@ class DatasetSpec:
         torchvision_dir: directory name of the torchvision pickle layout under the data dir.
         val_fraction: validation share of the train split (CIFAR: 5,000 of 50,000).
         val_per_class: validation images per class (ImageNet: 50); overrides `val_fraction`.
+        train_images: images of the full train split (suite checks: a batch must fit in the search's split).
     """
 
     name: str
@@ -42,6 +43,7 @@ class DatasetSpec:
     torchvision_dir: str | None = None
     val_fraction: float = 0.1
     val_per_class: int | None = None
+    train_images: int = 0
 
 
 CIFAR10 = DatasetSpec(
@@ -52,6 +54,7 @@ CIFAR10 = DatasetSpec(
     layouts=("torchvision", "hf-disk", "parquet"),
     hub_id="uoft-cs/cifar10",
     torchvision_dir="cifar-10-batches-py",
+    train_images=50_000,
 )
 CIFAR100 = DatasetSpec(
     name="cifar100",
@@ -62,6 +65,7 @@ CIFAR100 = DatasetSpec(
     hub_id="uoft-cs/cifar100",
     label_column="fine_label",
     torchvision_dir="cifar-100-python",
+    train_images=50_000,
 )
 IMAGENET = DatasetSpec(
     name="imagenet",
@@ -73,8 +77,9 @@ IMAGENET = DatasetSpec(
     test_splits=("validation", "val"),
     resolution=64,
     val_per_class=50,
+    train_images=1_281_167,
 )
-DIGITS = DatasetSpec(name="digits", num_classes=10, mean=None, std=None, layouts=("sklearn",))
+DIGITS = DatasetSpec(name="digits", num_classes=10, mean=None, std=None, layouts=("sklearn",), train_images=1437)
 
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (CIFAR10, CIFAR100, IMAGENET, DIGITS)}
 

@@ -7,6 +7,7 @@ from uniads_bench.distill.registry import (
     build_distiller,
     check_contract,
     get_distiller,
+    hparam_problems,
     list_distillers,
     register_distiller,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "check_contract",
     "check_loss_terms",
     "get_distiller",
+    "hparam_problems",
     "list_distillers",
     "logit_loss",
     "register_distiller",

@@ -7,6 +7,13 @@ Neural Networks via Attention Transfer", ICLR 2017; loss and defaults as in Hobb
 The attention map of a (N, C, H, W) stage is mean_c(F^p), flattened and L2-normalised per sample; the loss of a
 stage pair is the mean squared difference of the two maps (after pooling the larger map to the smaller size),
 summed over the stage pairs.
+
+Which maps are the stages is the model's business (`uniads_bench.models`), chosen so the pairs are the
+references': every stage after the stem, i.e. mdistiller's and RepDistiller's `feats[1:]`. On VGG that is blocks
+1 to 4 (four pairs; block 0 is the stem); on WRN the last map is block3's output before the final bn1 + ReLU.
+One decision departs from a reference: mdistiller's ImageNet MobileNetV1 lists no stem map, so its `feats[1:]`
+would pair ResNet-50's 56 px layer1 with a 28 px map; our MobileNetV1 stages end at 56, 28, 14 and 7 px, so maps
+of equal resolution are paired (`tests/golden/test_feature_distillers_reference.py`).
 """
 
 from __future__ import annotations

@@ -47,6 +47,8 @@ class Distiller(nn.Module):
     needs: ClassVar[frozenset[str]] = frozenset({"logits"})
     # Hyperparameters a search may vary, with their options (empty: the distiller is not searchable).
     search_genes: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    # Whether forward returns a "ce" term (the runner checks it on a first batch; False: trains without labels).
+    has_ce: ClassVar[bool] = True
 
     def __init__(self, student: TapDims, teacher: TapDims, **hparams: Any) -> None:
         super().__init__()
@@ -55,6 +57,14 @@ class Distiller(nn.Module):
             raise TypeError(f"{type(self).__name__} takes no hyperparameters, got: {unknown}")
         self.student_dims = student
         self.teacher_dims = teacher
+
+    @classmethod
+    def inactive_genes(cls, hparams: Mapping[str, Any]) -> frozenset[str]:
+        """Search genes that do not change the loss built from `hparams` (none, unless a distiller says so).
+
+        The search space leaves them out of a candidate, so settings differing only there are one candidate.
+        """
+        return frozenset()
 
     @classmethod
     def needs_for(cls, hparams: Mapping[str, Any]) -> frozenset[str]:

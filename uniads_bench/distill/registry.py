@@ -7,17 +7,16 @@ Lookup order: names registered with `@register_distiller` inside uniads_bench, t
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import inspect
-import sys
+import math
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 from uniads_bench.distill.base import KNOWLEDGE_KINDS, Distiller
 from uniads_bench.errors import UserError
 from uniads_bench.models.taps import TapDims
+from uniads_bench.registry import is_file_spec, load_plugin_file
 
 ENTRY_POINT_GROUP = "uniads_bench.distillers"
 
@@ -58,7 +57,7 @@ def get_distiller(spec: str) -> type[Distiller]:
         UserError: unknown name (with the registered names and the nearest match), or a plug-in file that
             is missing, fails to import, lacks the class, or breaks the contract.
     """
-    if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
+    if is_file_spec(spec):
         return _load_plugin_file(spec)
     names = list_distillers()
     if spec in _REGISTRY:
@@ -83,6 +82,38 @@ def build_distiller(spec: str, student: TapDims, teacher: TapDims, hparams: Mapp
         ) from exc
 
 
+def hparam_problems(spec: str, hparams: Mapping[str, Any]) -> list[str]:
+    """What is wrong with `hparams` for the distiller `spec`, checked without building it (suites are checked
+    when they load, before any training): names the constructor does not take, and values whose type differs
+    from the default's (a string for a number) or that are not finite. Empty when all is well, and for a
+    distiller whose constructor takes ``**kwargs`` (its names cannot be known)."""
+    cls = get_distiller(spec)
+    params = {p.name: p for p in list(inspect.signature(cls).parameters.values())[2:]}
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return []
+    accepted = _hparam_names(cls)
+    problems = []
+    for name, value in hparams.items():
+        if name not in accepted:
+            near = difflib.get_close_matches(name, accepted, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            problems.append(f"{name}: not a hyperparameter of distiller {spec!r}{hint}; accepted: "
+                            f"{', '.join(accepted) or 'none'}")
+            continue
+        default = params[name].default
+        if _is_number(default) and not _is_number(value):
+            problems.append(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+        elif _is_number(value) and not math.isfinite(value):
+            problems.append(f"{name}: must be finite, got {value!r}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            problems.append(f"{name}: expected a string, got {type(value).__name__} {value!r}")
+    return problems
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def check_contract(cls: object, origin: str) -> None:
     """Raise UserError unless `cls` is a Distiller subclass with a forward(), a valid `needs`, and a constructor
     that takes (student, teacher) tap shapes."""
@@ -104,27 +135,10 @@ def check_contract(cls: object, origin: str) -> None:
 
 
 def _load_plugin_file(spec: str) -> type[Distiller]:
-    file_part, class_name = spec.rsplit(":", 1)
-    path = Path(file_part).expanduser().resolve()
-    if not path.is_file():
-        raise UserError(f"distiller plug-in file {file_part} does not exist; give an existing FILE.py:CLASS")
-    module_name = f"uniads_bench_plugin_{path.stem}_{abs(hash(str(path))):x}"
-    if module_name not in sys.modules:
-        module_spec = importlib.util.spec_from_file_location(module_name, path)
-        assert module_spec is not None and module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[module_name] = module
-        try:
-            module_spec.loader.exec_module(module)
-        except Exception as exc:
-            del sys.modules[module_name]
-            raise UserError(f"distiller plug-in {file_part} failed to import: {type(exc).__name__}: {exc}") from exc
-    cls = getattr(sys.modules[module_name], class_name, None)
-    if cls is None:
-        raise UserError(f"distiller plug-in {file_part} has no class {class_name!r}")
+    cls = load_plugin_file(spec, "distiller")
     check_contract(cls, origin=spec)
     if not cls.name:
-        cls.name = class_name
+        cls.name = spec.rpartition(":")[2]
     return cls
 
 

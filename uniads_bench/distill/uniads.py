@@ -2,13 +2,18 @@
 
 Source: Lu et al., "UniADS: Universal Architecture-Distiller Search for Distillation Gap", AAAI 2024
 (DOI 10.1609/aaai.v38i13.29327). The paper's search-space table is not public: the gene options below are our
-reconstruction (see `DESIGN.md` section 4 and `reference/published-numbers.md` section 10). They contain the
-choices the paper reports as frequent: transforms batchnorm, tanh, norm; distances cosine, kl, l2; weights 16,
-5, 1, 0.5; temperatures 16, 8.
+reconstruction (`docs/search-space.md`). They contain the choices the paper reports as frequent: transforms
+batchnorm, tanh, norm; distances cosine, kl, l2; weights 16, 5, 1, 0.5; temperatures 16, 8.
 
 Loss of a candidate, for each knowledge source A in the `knowledge` gene::
 
-    alpha * CE(student, y) + sum_A tau^2 * W * D(T(A_S / tau), T(A_T / tau))
+    alpha * CE(student, y) + sum_A tau^2 * W * D(T(A_S / tau), T(A_T / tau))   (tempered pairs)
+    alpha * CE(student, y) + sum_A W * D(T(A_S), T(A_T))                       (every other pair)
+
+The search space is one-to-one onto distinct losses: the transform and distance are one joint gene over
+`LOSS_PAIRS`, the 80 combinations less those that give another pair's loss (`REDUNDANT_PAIRS`, each with the
+reason), and tau exists only for the pairs where it is a temperature (`is_tempered`); on a scale-invariant
+transform or distance it would only multiply W by tau^2, which the weight gene already does.
 """
 
 from __future__ import annotations
@@ -34,13 +39,57 @@ WEIGHTS: tuple[float, ...] = (0.1, 0.5, 1, 2, 5, 8, 16, 32)
 TAUS: tuple[float, ...] = (1, 2, 4, 8, 16)
 ALPHAS: tuple[float, ...] = (0.1, 0.5, 1)
 
+_AFFINE_INVARIANT = "pearson is invariant to a per-sample shift and positive scale: = identity/pearson"
+_SCALE_INVARIANT = "cosine is invariant to a per-sample positive scale: = identity/cosine"
+_LOGITS = "distribution distances read their inputs as logits (log-softmax is idempotent): = identity/"
+_BELOW_ONE = "every element-wise difference is below 1, where smooth-L1 is half the squared error: = 0.5 x {}/l2"
+_SIGMOID = "sigmoid(x) = (1 + tanh(x / 2)) / 2 and {d} cancels the shift: = tanh/{d} at 2 tau, up to a factor"
+REDUNDANT_PAIRS: dict[tuple[str, str], str] = {
+    **{(t, d): _LOGITS + d for t in ("softmax", "log_softmax") for d in sorted(distances.DISTRIBUTION_DISTANCES)},
+    **{(t, "pearson"): _AFFINE_INVARIANT for t in ("log_softmax", "layernorm", "l2norm", "minmax")},
+    ("layernorm", "cosine"): "layernorm rows are centred, so cosine is pearson: = identity/pearson",
+    ("layernorm", "l2"): "layernorm rows have mean 0 and norm^2 D, so l2 = 2 (1 - pearson): = 2 x identity/pearson",
+    ("l2norm", "cosine"): _SCALE_INVARIANT,
+    ("l2norm", "l2"): "unit rows: l2 = 2 (1 - cosine) / D, = (2 / D) x identity/cosine",
+    ("l2norm", "smooth_l1"): "differences of unit rows reach 1 only where one coordinate dominates both rows with "
+                             "opposite signs; below 1 smooth-L1 is half the squared error: = (1 / D) x identity/cosine",
+    ("softmax", "smooth_l1"): "probabilities: " + _BELOW_ONE.format("softmax"),
+    ("minmax", "smooth_l1"): "values in [0, 1]: " + _BELOW_ONE.format("minmax"),
+    **{("sigmoid", d): _SIGMOID.format(d=d) for d in ("l2", "l1", "pearson")},
+    ("sigmoid", "smooth_l1"): "sigmoid differences are below 1: = 0.5 x sigmoid/l2, itself tanh/l2 at 2 tau",
+}
+"""Transform/distance pairs left out of the search space, each with the pair whose loss it gives (up to a constant
+factor, which the weight gene covers). `tests/unit/test_uniads_space.py` checks the space has no others."""
+
+LOSS_PAIRS: tuple[str, ...] = tuple(
+    f"{t}/{d}" for t in TRANSFORMS for d in DISTANCES if (t, d) not in REDUNDANT_PAIRS
+)
+"""Options of the joint ``transform/distance`` gene: one per distinct loss."""
+
+_NONLINEAR_TRANSFORMS = frozenset({"softmax", "log_softmax", "tanh", "sigmoid"})
+# Distances not invariant to a common scale of both inputs (tau^2 D(x / tau) still depends on tau).
+_SCALE_SENSITIVE_DISTANCES = frozenset({*distances.DISTRIBUTION_DISTANCES, "smooth_l1"})
+
+
+def is_tempered(transform: str, distance: str) -> bool:
+    """Whether tau is a temperature of this pair: whether tau^2 D(T(a / tau), T(b / tau)) depends on tau other
+    than by a constant factor.
+
+    It does when the transform is non-linear in scale (softmax, log_softmax, tanh, sigmoid), or when it is the
+    identity and the distance is not scale-homogeneous (kl, reverse_kl, js, smooth_l1). The normalising
+    transforms (batchnorm, layernorm, l2norm, minmax) remove the scale, and l2, l1, cosine and pearson of
+    identity taps are homogeneous in it, so tau could only rescale W.
+    """
+    return transform in _NONLINEAR_TRANSFORMS or (transform == "identity" and distance in _SCALE_SENSITIVE_DISTANCES)
+
+
 MAX_TERM_MAGNITUDE = 1e6
 """Default bound on any single loss term; a larger term at the start of training means the candidate diverges."""
 
 
 @register_distiller("uniads")
 class UniADSLoss(Distiller):
-    """A UniADS candidate's distiller: `alpha * CE + tau^2 * W * D(T(A_S / tau), T(A_T / tau))`.
+    """A UniADS candidate's distiller: `alpha * CE + tau^2 * W * D(T(A_S / tau), T(A_T / tau))` (module docstring).
 
     Knowledge sources are the logits and the pooled penultimate features; when the student's and teacher's
     feature widths differ, a learned linear projector (student -> teacher width) is trained with the student.
@@ -54,7 +103,8 @@ class UniADSLoss(Distiller):
         transform: one of `TRANSFORMS` (see `uniads_bench.distill.transforms`).
         distance: one of `DISTANCES` (see `uniads_bench.distill.distances`).
         weight: W, the distillation weight.
-        tau: the temperature dividing both taps before the transform.
+        tau: the temperature dividing both taps before the transform; ignored (tau = 1) where the pair is not
+            tempered (`is_tempered`).
         alpha: the cross-entropy weight.
 
     Raises:
@@ -63,8 +113,7 @@ class UniADSLoss(Distiller):
 
     # The genes a search varies and their options; a suite's space may narrow them.
     search_genes: ClassVar[dict[str, tuple[Any, ...]]] = {
-        "knowledge": KNOWLEDGE, "transform": TRANSFORMS, "distance": DISTANCES,
-        "weight": WEIGHTS, "tau": TAUS, "alpha": ALPHAS,
+        "knowledge": KNOWLEDGE, "transform/distance": LOSS_PAIRS, "weight": WEIGHTS, "tau": TAUS, "alpha": ALPHAS,
     }
 
     needs = frozenset({"logits", "features"})
@@ -93,18 +142,24 @@ class UniADSLoss(Distiller):
                 f"uniads logit distillation needs equal class counts, got student {student.num_classes} "
                 f"and teacher {teacher.num_classes}"
             )
+        self.tau = float(tau) if is_tempered(transform, distance) else 1.0
         if distance in distances.DISTRIBUTION_DISTANCES:
             transform = transforms.LOG_DOMAIN.get(transform, transform)
         self.transform = transforms.TRANSFORMS[transform]
         self.distance = distances.DISTANCES[distance]
         self.weight = float(weight)
-        self.tau = float(tau)
         self.alpha = float(alpha)
         self.projector: nn.Module = (
             nn.Linear(student.feature_dim, teacher.feature_dim)
             if "features" in self.sources and student.feature_dim != teacher.feature_dim
             else nn.Identity()
         )
+
+    @classmethod
+    def inactive_genes(cls, hparams: Mapping[str, Any]) -> frozenset[str]:
+        """tau, where the transform/distance pair is not tempered."""
+        tempered = is_tempered(str(hparams.get("transform", "identity")), str(hparams.get("distance", "kl")))
+        return frozenset() if tempered else frozenset({"tau"})
 
     @classmethod
     def needs_for(cls, hparams: Mapping[str, Any]) -> frozenset[str]:

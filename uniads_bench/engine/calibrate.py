@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from uniads_bench.engine.cost import TRAIN_FORWARD_MULTIPLE
+from uniads_bench.budget import TRAIN_FORWARD_MULTIPLE
 from uniads_bench.models.counting import count_flops
 from uniads_bench.models.zoo import build_model, get_entry
 from uniads_bench.rng import torch_generator

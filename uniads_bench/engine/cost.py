@@ -1,8 +1,7 @@
-"""The deterministic cost model: FLOPs of the work done, divided by a named hardware profile's throughput.
+"""Named hardware profiles: the sustained throughput that turns FLOPs into GPU-hours (`budget.FlopCost`).
 
-Search budgets are declared in GPU-hours of a profile. A charge depends only on the candidate's size, the
-epochs it trained and which teacher views were new to the track, never on measured time, so every
-decision replays exactly; measured seconds are logged beside each charge.
+Search budgets are declared in GPU-hours of a profile; measured seconds are logged beside each charge and
+never decide anything.
 """
 
 from __future__ import annotations
@@ -12,9 +11,6 @@ from dataclasses import dataclass
 from importlib import resources
 
 from uniads_bench.errors import UserError
-
-# A training step costs about three forward passes (forward, input gradients, weight gradients).
-TRAIN_FORWARD_MULTIPLE = 3.0
 
 
 @dataclass(frozen=True)
@@ -34,18 +30,3 @@ def load_profile(name: str) -> HardwareProfile:
     entry = profiles[name]
     return HardwareProfile(name, float(entry["flops_per_second"]), entry["source"])
 
-
-@dataclass(frozen=True)
-class CostModel:
-    """Charges evaluations of one track in GPU-hours of `profile`."""
-
-    profile: HardwareProfile
-    teacher_macs: int
-
-    def charge(self, student_macs: int, epochs_done: float, train_samples: int, eval_samples: int,
-               new_teacher_views: int) -> float:
-        """GPU-hours of training `epochs_done` epochs over `train_samples`, scoring `eval_samples` once, and
-        computing `new_teacher_views` epochs of teacher outputs (views the teacher cache could not serve)."""
-        student = 2 * student_macs * (TRAIN_FORWARD_MULTIPLE * epochs_done * train_samples + eval_samples)
-        teacher = 2 * self.teacher_macs * new_teacher_views * train_samples
-        return (student + teacher) / self.profile.flops_per_second / 3600.0

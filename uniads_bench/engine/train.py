@@ -19,17 +19,18 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from uniads_bench.budget import over_cap_reason
+from uniads_bench.candidate import Candidate
 from uniads_bench.config import Recipe
 from uniads_bench.data.loader import Augment, DeviceDataset, EpochPlan, batch_bounds, train_batch_bounds
 from uniads_bench.distill import Distiller, Progress, build_distiller
-from uniads_bench.engine.result import EvalResult, Fidelity
 from uniads_bench.engine.teacher_cache import TeacherCache
 from uniads_bench.errors import UserError
 from uniads_bench.models.counting import count_flops, count_params
 from uniads_bench.models.family import StudentFamily
 from uniads_bench.models.taps import TapDims, Taps
+from uniads_bench.results import EvalResult, Fidelity
 from uniads_bench.rng import derive_seed
-from uniads_bench.space.candidate import Candidate
 
 # Batch sizes of the no-grad passes (teacher outputs, scoring): large batches keep a GPU busy, while on a CPU
 # activations of a 512-image batch spill out of the caches (measured 1.6x slower for a resnet32x4 teacher).
@@ -38,12 +39,21 @@ EVAL_BATCH = {"cuda": 1024, "cpu": 64}
 PRECISIONS = ("auto", "bf16", "fp32")
 
 
-def use_bf16(device: torch.device, precision: str = "auto") -> bool:
-    """Whether candidates train under bf16 autocast: ``auto`` on CUDA only, ``bf16`` also on a CPU (fast where
-    it has AVX512-BF16 or AMX: measured 2x on this project's EPYC), ``fp32`` never. BatchNorm stays fp32."""
+def use_bf16(device: torch.device, precision: str, phase: str) -> bool:
+    """Whether a training or scoring of `phase` ("search", "final" or "teacher") runs under bf16 autocast.
+
+    ``auto``: search rungs on CUDA only, where bf16 pays most and a rung's ranking is all that is read; final
+    phases and teachers train and score in fp32, as the KD references do, so a leaderboard row can match them
+    (what bf16 changes: `benchmarks/bf16_effect.py`). ``bf16``: every phase, also on a CPU (fast where it has
+    AVX512-BF16 or AMX: measured 2x on this project's EPYC). ``fp32``: never. BatchNorm stays fp32.
+    """
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    return precision == "bf16" or (precision == "auto" and device.type == "cuda")
+    if phase not in ("search", "final", "teacher"):
+        raise ValueError(f"unknown phase {phase!r}")
+    if precision == "auto":
+        return device.type == "cuda" and phase == "search"
+    return precision == "bf16" and phase != "teacher"
 
 
 def _no_grad_batch(sizes: dict[str, int], device: torch.device) -> int:
@@ -96,11 +106,15 @@ class TrackContext:
     guards: Guards = field(default_factory=Guards)
     final_input_shape: tuple[int, int, int] | None = None  # when the final phase trains at another resolution
     compile_final: bool = False  # torch.compile the student's forward in final-phase trainings (long runs)
-    bf16: bool = False  # bf16 autocast for candidates (see `use_bf16`)
+    precision: str = "auto"  # of candidates' trainings and scoring, per phase (see `use_bf16`)
 
     @property
     def teacher_dims(self) -> TapDims:
         return self.teacher.tap_dims()
+
+    def bf16(self, phase: str) -> bool:
+        """Whether candidates of `phase` train and are scored under bf16 autocast."""
+        return use_bf16(self.device, self.precision, phase)
 
 
 @dataclass
@@ -141,6 +155,7 @@ def train_candidate(
     phase: str,
     guard: bool = False,
     param_cap: int | None = None,
+    score_test: bool = False,
 ) -> EvalResult:
     """Train `candidate` for `fidelity.epochs` and score it.
 
@@ -149,12 +164,15 @@ def train_candidate(
             on train+validation and scores the test split, once, at the last epoch.
         guard: apply the full loss-rejection protocol (the lowest rung of a search).
         param_cap: a student above this many parameters is rejected before any training.
+        score_test: also score a completed search-phase training on the test split (`EvalResult.test_top1`);
+            scoring draws no randomness, so the training and its validation score are what a search gets.
 
     Returns:
         An EvalResult; candidate failures are statuses, never exceptions. User errors (an unknown
         distiller, bad hyperparameters) still raise `UserError`.
     """
     train_ds, score_ds = (ctx.search_train, ctx.val) if phase == "search" else (ctx.final_train, ctx.test)
+    bf16 = ctx.bf16(phase)
     started = time.perf_counter()
     hits0, misses0 = ctx.cache.hits, ctx.cache.misses
     with _seeded(derive_seed(seed, "train", candidate.id, fidelity.epochs, phase), ctx.device):
@@ -164,22 +182,24 @@ def train_candidate(
         shape = ctx.final_input_shape if phase == "final" and ctx.final_input_shape else ctx.input_shape
         macs = count_flops(student, shape)
         fit = _Fit()
-        top1, tb = 0.0, ""
+        top1, tb, test_top1 = 0.0, "", None
         try:
             if param_cap is not None and params > param_cap:
-                fit.status, fit.reason = "rejected", f"{params} parameters exceed the cap of {param_cap}"
+                fit.status, fit.reason = "rejected", over_cap_reason(params, param_cap)
                 return _result(ctx, candidate, fit, 0.0, params, macs, started, hits0, misses0, "")
             student.to(ctx.device, memory_format=_memory_format(ctx.device))
             distiller.to(ctx.device)
             recipe = apply_optim_genes(ctx.recipe, candidate)
             fit = _fit(student, distiller, train_ds, recipe, fidelity.epochs, seed, phase,
                        replace(ctx.guards, full=guard), ctx.teacher, ctx.cache, candidate.hparams_dict,
-                       compiled=ctx.compile_final and phase == "final", bf16=ctx.bf16,
+                       compiled=ctx.compile_final and phase == "final", bf16=bf16,
                        score_each_epoch=score_ds if phase == "final" else None)
             completed = fit.epoch_top1 and fit.epochs_done == fidelity.epochs
-            top1 = fit.epoch_top1[-1] if completed else evaluate_top1(student, score_ds, ctx.bf16)
+            top1 = fit.epoch_top1[-1] if completed else evaluate_top1(student, score_ds, bf16)
             if guard and fit.status == "ok" and top1 <= ctx.guards.chance_margin * 100.0 / ctx.num_classes:
                 fit.status, fit.reason = "rejected", f"accuracy at chance ({top1:.1f}%) at the end of the rung"
+            if score_test and phase == "search" and fit.status == "ok":
+                test_top1 = evaluate_top1(student, ctx.test, bf16)
         except UserError:
             raise
         except torch.cuda.OutOfMemoryError:
@@ -190,12 +210,12 @@ def train_candidate(
             del student, distiller
             if ctx.device.type == "cuda":
                 torch.cuda.empty_cache()
-    return _result(ctx, candidate, fit, top1, params, macs, started, hits0, misses0, tb)
+    return _result(ctx, candidate, fit, top1, params, macs, started, hits0, misses0, tb, test_top1)
 
 
 def _result(
     ctx: TrackContext, candidate: Candidate, fit: _Fit, top1: float, params: int, macs: int, started: float,
-    hits0: int, misses0: int, tb: str,
+    hits0: int, misses0: int, tb: str, test_top1: float | None = None,
 ) -> EvalResult:
     return EvalResult(
         candidate_id=candidate.id,
@@ -214,6 +234,7 @@ def _result(
         traceback=tb,
         best_epoch_top1=max(fit.epoch_top1) if fit.epoch_top1 else None,
         best_epoch=1 + fit.epoch_top1.index(max(fit.epoch_top1)) if fit.epoch_top1 else None,
+        test_top1=test_top1,
     )
 
 
@@ -342,12 +363,10 @@ def teacher_epoch_outputs(teacher: nn.Module, data: DeviceDataset, plan: EpochPl
     return torch.cat(logits), torch.cat(features)
 
 
-def evaluate_top1(model: nn.Module, data: TrainData, bf16: bool | None = None) -> float:
-    """Top-1 accuracy (%) of `model` on `data`, without augmentation, with one host sync; `bf16` None: the
-    device's default precision."""
+def evaluate_top1(model: nn.Module, data: TrainData, bf16: bool = False) -> float:
+    """Top-1 accuracy (%) of `model` on `data`, without augmentation, with one host sync."""
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=data.device)
-    bf16 = use_bf16(data.device) if bf16 is None else bf16
     with torch.inference_mode(), _autocast(data.device, bf16):
         for x, y in data.eval_batches(_no_grad_batch(EVAL_BATCH, data.device)):
             correct += (model(_layout(x)).argmax(1) == y).sum()
@@ -355,12 +374,11 @@ def evaluate_top1(model: nn.Module, data: TrainData, bf16: bool | None = None) -
 
 
 def train_model(model: nn.Module, recipe: Recipe, data: TrainData, seed: int) -> None:
-    """Train a network with cross-entropy for `recipe.epochs` (teachers): the same loop, no guards."""
+    """Train a network with cross-entropy for `recipe.epochs` (teachers): the same loop, no guards, fp32."""
     with _seeded(derive_seed(seed, "teacher"), data.device):
         model.to(data.device, memory_format=_memory_format(data.device))
         distiller = build_distiller("ce", model.tap_dims(), model.tap_dims(), {})
-        fit = _fit(model, distiller, data, recipe, recipe.epochs, seed, "teacher", guards=None,
-                   bf16=use_bf16(data.device))
+        fit = _fit(model, distiller, data, recipe, recipe.epochs, seed, "teacher", guards=None)
     if fit.status != "ok":
         raise RuntimeError(f"teacher training failed: {fit.reason}")
 

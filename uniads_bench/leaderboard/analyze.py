@@ -33,13 +33,13 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 from tabulate import tabulate
 
+from uniads_bench.candidate import Candidate
+from uniads_bench.durable import atomic_write_json, atomic_write_text
 from uniads_bench.leaderboard.plots import importance_plot, pareto_mask
 from uniads_bench.leaderboard.searchlog import SearchRun, TrackSettings, load_run, search_runs, track_settings
 from uniads_bench.rng import derive_seed
-from uniads_bench.runner.atomic import atomic_write_json, atomic_write_text
 from uniads_bench.search.base import Observation, feasible
 from uniads_bench.search.metrics import normalised_points
-from uniads_bench.space.candidate import Candidate
 
 TOP_FRACTION = 0.1
 MIN_IMPORTANCE_POINTS = 5

@@ -28,7 +28,7 @@ def compare_rows(new: LeaderboardRow, board: list[LeaderboardRow]) -> list[Delta
     conditions = new.conditions()
     out = []
     for row in board:
-        if (row.kind != "measured" or row.track != new.track or row.method == new.method
+        if (not row.ranked or row.track != new.track or row.method == new.method
                 or row.conditions() != conditions):
             continue
         p_value = None

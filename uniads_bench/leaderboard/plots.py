@@ -17,8 +17,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
-from uniads_bench.engine.result import EvalResult
+from uniads_bench.journal import JournalRecord
 from uniads_bench.leaderboard.searchlog import SearchRun, final_results, search_runs, track_settings
+from uniads_bench.results import EvalResult
 from uniads_bench.search.metrics import anytime, normalised_points
 
 ANYTIME_STEPS = 41
@@ -163,7 +164,7 @@ def importance_plot(importances: Mapping[str, Mapping[str, float]], path: Path, 
     return _save(figure, path)
 
 
-def track_plots(journal_records: Iterable[Mapping[str, Any]], config: Mapping[str, Any], out_dir: Path) -> list[Path]:
+def track_plots(journal_records: Iterable[JournalRecord], config: Mapping[str, Any], out_dir: Path) -> list[Path]:
     """Write ``<suite>-<track>-pareto.png`` and ``<suite>-<track>-anytime.png`` into `out_dir` for every track
     of the run that has search evaluations; the runner calls this after a run, beside the leaderboard.
 

@@ -52,6 +52,12 @@ class LeaderboardRow:
     # to compare with published best-epoch numbers (mdistiller's README); None for rows measured before it was kept.
     best_epoch_top1_mean: float | None = None
     best_epoch_top1_std: float | None = None
+    # "ok", or why the row is not a result (`rows.row_status`): kept on the board, outside the ranking.
+    status: str = "ok"
+
+    @property
+    def ranked(self) -> bool:
+        return self.kind == "measured" and self.status == "ok"
 
     def key(self) -> tuple[str, str, str, str, float, int, str]:
         """Rows with the same key replace each other when a leaderboard is updated."""

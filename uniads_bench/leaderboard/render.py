@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from pathlib import Path
 
 from tabulate import tabulate
@@ -24,8 +26,8 @@ def _count(value: int) -> str:
 
 
 def track_table(rows: list[LeaderboardRow]) -> str:
-    """The measured rows of one track, ranked by mean top-1, as a Markdown table."""
-    measured = sorted((r for r in rows if r.kind == "measured"), key=lambda r: (-r.top1_mean, r.params, r.method))
+    """The ranked rows of one track (measured, status ok), by mean top-1, as a Markdown table."""
+    measured = sorted((r for r in rows if r.ranked), key=lambda r: (-r.top1_mean, r.params, r.method))
     body = [
         [
             rank, r.method, r.student, _count(r.params), _count(r.macs), f"{r.top1_mean:.2f} ± {r.top1_std:.2f}",
@@ -40,14 +42,24 @@ def track_table(rows: list[LeaderboardRow]) -> str:
     return tabulate(body, headers=HEADERS, tablefmt="github")
 
 
+def unranked_table(rows: list[LeaderboardRow]) -> str:
+    """Measured rows that are not results (a failed, diverged, degenerate or empty final phase), with why."""
+    body = [[r.method, r.status, r.student, r.n, "-" if math.isnan(r.top1_mean) else f"{r.top1_mean:.2f}", r.run_id]
+            for r in sorted((r for r in rows if r.kind == "measured" and not r.ranked), key=lambda r: r.method)]
+    return tabulate(body, headers=["method", "status", "student", "n", "top-1 % (not a result)", "run"],
+                    tablefmt="github")
+
+
 def reported_table(rows: list[LeaderboardRow]) -> str:
     reported = [r for r in rows if r.kind == "reported"]
     body = [[r.method, r.student, _count(r.params), f"{r.top1_mean:.2f}", r.source] for r in reported]
     return tabulate(body, headers=["method", "student", "params", "top-1 %", "source"], tablefmt="github")
 
 
-def render_markdown(suite: str, rows: list[LeaderboardRow], header: str = "") -> str:
-    """The whole board of a suite: one section per track, measured rows first, reported rows apart."""
+def render_markdown(suite: str, rows: list[LeaderboardRow], header: str = "",
+                    track_notes: Mapping[str, str] | None = None) -> str:
+    """The whole board of a suite: one section per track (with its line of `track_notes`, if any), measured
+    rows first, reported rows apart."""
     parts = [f"# Leaderboard: {suite}", ""]
     if header:
         parts += [header, ""]
@@ -57,8 +69,16 @@ def render_markdown(suite: str, rows: list[LeaderboardRow], header: str = "") ->
         parts += [f"## Track `{track}`", ""]
         if first.teacher:
             parts += [f"Teacher `{first.teacher}`: test top-1 {first.teacher_top1:.2f}%.", ""]
-        if any(r.kind == "measured" for r in track_rows):
+        if track in (track_notes or {}):
+            parts += [track_notes[track], ""]
+        if any(r.ranked for r in track_rows):
             parts += [track_table(track_rows), ""]
+        if any(r.kind == "measured" and not r.ranked for r in track_rows):
+            parts += ["Not ranked (the final phase did not produce a result):", "", unranked_table(track_rows), ""]
+        if any(r.kind == "measured" for r in track_rows):
+            notes = [f"- `{r.method}`: {r.note}" for r in track_rows if r.kind == "measured" and r.note]
+            if notes:
+                parts += ["Notes:", "", *notes, ""]
         if any(r.kind == "reported" for r in track_rows):
             parts += ["Published numbers (reported, not reproduced here):", "", reported_table(track_rows), ""]
     return "\n".join(parts)
@@ -72,7 +92,8 @@ def load_board(path: Path) -> list[LeaderboardRow]:
         data = json.loads(path.read_text())
         return [LeaderboardRow.from_json(r) for r in data["rows"]]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise UserError(f"leaderboard file {path} is damaged ({exc}); restore it from git") from exc
+        raise UserError(f"leaderboard file {path} is damaged ({exc}); restore it (`git checkout` for the committed "
+                        "boards) or move it away to start a new board there") from exc
 
 
 def merge_rows(existing: list[LeaderboardRow], new_rows: list[LeaderboardRow]) -> list[LeaderboardRow]:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from uniads_bench.engine.result import EvalResult
 from uniads_bench.errors import UserError
+from uniads_bench.journal import JournalRecord, evaluations, read_journal
+from uniads_bench.results import EvalResult
 from uniads_bench.search.base import Observation
 from uniads_bench.search.metrics import journal_observations
 
@@ -50,11 +51,6 @@ class SearchRun:
     charges: tuple[float, ...]
 
 
-def method_of(record: Mapping[str, Any]) -> str:
-    """The method of an evaluation record; its key is ``TRACK/METHOD/SEED/...``."""
-    return str(record.get("method") or record["key"].split("/")[1])
-
-
 def track_settings(config: Mapping[str, Any]) -> dict[str, TrackSettings]:
     """Per track name, its settings, from a run's resolved config (`config.json`)."""
     suite = config["suite"]
@@ -66,12 +62,11 @@ def track_settings(config: Mapping[str, Any]) -> dict[str, TrackSettings]:
     }
 
 
-def search_runs(records: Iterable[Mapping[str, Any]]) -> list[SearchRun]:
+def search_runs(records: Iterable[JournalRecord]) -> list[SearchRun]:
     """One `SearchRun` per (track, method, seed) with search-phase evaluations, in first-appearance order."""
-    groups: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
-    for record in records:
-        if record.get("type") == "evaluation" and record.get("phase", "search") == "search":
-            groups.setdefault((record["track"], method_of(record), int(record["seed"])), []).append(record)
+    groups: dict[tuple[str, str, int], list[JournalRecord]] = {}
+    for record in evaluations(records, "search"):
+        groups.setdefault((record.track, record.method, record.seed), []).append(record)
     runs = []
     for (track, method, seed), group in groups.items():
         observations, charges = journal_observations(group)
@@ -79,29 +74,15 @@ def search_runs(records: Iterable[Mapping[str, Any]]) -> list[SearchRun]:
     return runs
 
 
-def final_results(records: Iterable[Mapping[str, Any]], track: str) -> dict[str, list[EvalResult]]:
+def final_results(records: Iterable[JournalRecord], track: str) -> dict[str, list[EvalResult]]:
     """Per method, the final-phase results of `track` (one per seed), in journal order."""
     out: dict[str, list[EvalResult]] = {}
-    for record in records:
-        if record.get("type") == "evaluation" and record.get("phase") == "final" and record["track"] == track:
-            out.setdefault(method_of(record), []).append(EvalResult.from_json(record["result"]))
+    for record in evaluations(records, "final", track):
+        out.setdefault(record.method, []).append(record.result)
     return out
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """The complete records of a journal, without touching the file: an unterminated last line (a torn
-    append of a crashed run) is ignored, as resume would drop it."""
-    complete, _, _torn = path.read_bytes().rpartition(b"\n")
-    records = []
-    for number, line in enumerate(complete.split(b"\n") if complete else [], start=1):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{path} line {number} is damaged ({exc})") from exc
-    return records
-
-
-def load_run(run_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def load_run(run_dir: Path) -> tuple[list[JournalRecord], dict[str, Any]]:
     """The journal records and resolved config of a run directory.
 
     Raises:
@@ -117,4 +98,4 @@ def load_run(run_dir: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         track_settings(config)
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{run_dir / 'config.json'} is not a run config ({exc!r})") from exc
-    return read_records(run_dir / "journal.jsonl"), config
+    return read_journal(run_dir / "journal.jsonl"), config

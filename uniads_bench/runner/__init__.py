@@ -1,1 +1,5 @@
-"""Runner: the run loop, run directories, journal, budget ledgers, teachers and provenance; the only writer of files."""
+"""Runner: the run loop, its options, run directories, journal writing, budget ledgers, executors, provenance.
+
+It writes the run directory; boards are written by `leaderboard/`, teachers by `teachers.py`, prepared data by
+`data/`.
+"""

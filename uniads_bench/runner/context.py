@@ -14,10 +14,10 @@ from uniads_bench.data.arrays import DatasetArrays, ImageArrays
 from uniads_bench.data.loader import DeviceDataset
 from uniads_bench.data.splits import holdout_split
 from uniads_bench.engine.teacher_cache import TeacherCache
-from uniads_bench.engine.train import TrackContext, use_bf16
+from uniads_bench.engine.train import TrackContext
 from uniads_bench.errors import UserError
 from uniads_bench.models.family import track_family
-from uniads_bench.runner.teachers import TeacherRecord, ensure_teacher
+from uniads_bench.teachers import TeacherRecord, ensure_teacher
 
 TEACHER_CACHE_BYTES = 2 * 1024**3
 TEACHER_SPILL_BYTES = 8 * 1024**3
@@ -96,6 +96,6 @@ def build_context(
         cache=TeacherCache(TEACHER_CACHE_BYTES, cache_dir / "teacher-spill", TEACHER_SPILL_BYTES),
         final_input_shape=(3, suite.final_resolution, suite.final_resolution) if suite.final_resolution else None,
         compile_final=compile_final,
-        bf16=use_bf16(device, precision),
+        precision=precision,
     )
     return context, record

@@ -11,17 +11,23 @@ Every executor reports the retries a task needed, and the runner journals them.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from uniads_bench.engine.result import EvalResult
+from uniads_bench.results import EvalResult
 from uniads_bench.runner.worker import EvalTask, WorkerSpec, evaluate_task, prepare_worker
+
+if TYPE_CHECKING:
+    import torch
+
+    from uniads_bench.runner.options import RunOptions
 
 MAX_RETRIES = 2
 CLOSED_POLL_S = 1.0  # how often a waiting `evaluate` checks whether the executor was closed
@@ -186,3 +192,17 @@ class ProcessExecutor:
         for process in list((pool._processes or {}).values()):
             process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(options: RunOptions, spec: WorkerSpec, device: torch.device,
+                  log: Callable[[str], None]) -> Executor:
+    """The executor `options` ask for: Ray, a pool of `--workers` processes per device, or this process."""
+    if options.executor == "ray":
+        from uniads_bench.runner.ray_executor import RayExecutor
+
+        return RayExecutor(spec, device.type, options.ray_address, log)
+    if options.workers <= 1:
+        return InlineExecutor(spec, str(device))
+    devices = worker_devices(device.type if device.index is None else str(device), options.workers)
+    log(f"executor: {len(devices)} worker processes on {', '.join(sorted(set(devices)))}")
+    return ProcessExecutor(dataclasses.replace(spec, threads=threads_per_worker(len(devices))), devices)

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from uniads_bench.engine.result import EvalResult
 from uniads_bench.errors import UserError
+from uniads_bench.results import EvalResult
 from uniads_bench.runner.executors import (
     CLOSED_POLL_S,
     MAX_RETRIES,

@@ -26,12 +26,12 @@ class RunInterrupted(BaseException):
     goes on, and a signal arriving mid-training must not be mistaken for one.
     """
 
-    def __init__(self, signum: int, run_dir: Path | None = None) -> None:
+    def __init__(self, signum: int, run_dir: Path | None = None, how: str = "") -> None:
         self.signum = signum
         self.run_dir = run_dir
         self.exit_code = 128 + signum
-        where = f"; continue with the same command plus --resume {run_dir}" if run_dir else ""
-        super().__init__(f"interrupted by {signal.Signals(signum).name}{where}")
+        how = how or (f"continue with the same command plus --resume {run_dir}" if run_dir else "")
+        super().__init__(f"interrupted by {signal.Signals(signum).name}" + (f"; {how}" if how else ""))
 
 
 @contextmanager

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
+from uniads_bench.candidate import Candidate
 from uniads_bench.config import Suite
-from uniads_bench.engine.result import EvalResult, Fidelity
 from uniads_bench.engine.train import TrackContext, train_candidate
-from uniads_bench.space import Candidate
+from uniads_bench.results import EvalResult, Fidelity
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,8 @@ class WorkerSpec:
 
 @dataclass(frozen=True)
 class EvalTask:
-    """One evaluation: train `candidate` for `epochs` in `phase` with `seed` (journal key `key`)."""
+    """One evaluation: train `candidate` for `epochs` in `phase` with `seed` (journal key `key`); `score_test`
+    also scores a search-phase training on the test split (tabular benchmarks)."""
 
     key: str
     track: str
@@ -57,6 +58,7 @@ class EvalTask:
     phase: str
     guard: bool
     param_cap: int | None
+    score_test: bool = False
 
 
 # The track context this process works on. Tracks run one after another, so one is kept: a task of another
@@ -82,7 +84,7 @@ def prepare_worker(spec: WorkerSpec) -> None:
     SIGINT reaches every process of the terminal's group; the runner decides what an interrupt stops, so
     workers ignore it (the runner ends them when it stops).
     """
-    from uniads_bench.runner.run import set_deterministic
+    from uniads_bench.runner.options import set_deterministic
 
     if spec.threads:
         torch.set_num_threads(spec.threads)
@@ -95,7 +97,7 @@ def evaluate_task(spec: WorkerSpec, task: EvalTask, device: str) -> EvalResult:
     """Run `task` on `device` with this process's context of its track (built on first use)."""
     ctx = _context(spec, task.track, torch.device(device))
     return train_candidate(ctx, task.candidate, Fidelity(task.epochs), task.seed, task.phase, guard=task.guard,
-                           param_cap=task.param_cap)
+                           param_cap=task.param_cap, score_test=task.score_test)
 
 
 def _context(spec: WorkerSpec, track: str, device: torch.device) -> TrackContext:

@@ -1,17 +1,15 @@
-"""Search methods over a track's space: the Searcher protocol, method definitions and searchers."""
+"""Searchers over a track's space: the Searcher protocol (ask/tell/state), the registry and the searchers.
+
+This layer imports no torch: it sees candidates, fidelities and results, never a model (see docs/architecture.md).
+"""
 
 from uniads_bench.search.base import Ask, Observation, Searcher, SearchSetup, make_searcher, register_searcher
-from uniads_bench.search.methods import FixedMethod, SearchMethod, get_method, method_names
 
 __all__ = [
     "Ask",
-    "FixedMethod",
     "Observation",
-    "SearchMethod",
     "SearchSetup",
     "Searcher",
-    "get_method",
-    "method_names",
     "make_searcher",
     "register_searcher",
 ]

@@ -13,9 +13,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from uniads_bench.engine.result import EvalResult, Fidelity
+from uniads_bench.candidate import Candidate
 from uniads_bench.errors import UserError
-from uniads_bench.space.candidate import Candidate
+from uniads_bench.registry import Registry
+from uniads_bench.results import EvalResult, Fidelity
 from uniads_bench.space.space import Space
 
 
@@ -59,7 +60,7 @@ class Searcher(Protocol):
         ...
 
     def chosen(self) -> Candidate | None:
-        """The candidate the search hands to the final phase (best feasible at the top fidelity)."""
+        """The candidate the search hands to the final phase (`best_feasible`: best at the highest fidelity reached)."""
         ...
 
     def state(self) -> dict[str, Any]:
@@ -71,30 +72,30 @@ class Searcher(Protocol):
         ...
 
 
-_SEARCHERS: dict[str, Callable[[SearchSetup], Searcher]] = {}
+SearcherFactory = Callable[[SearchSetup], Searcher]
 
 
-def register_searcher(name: str) -> Callable[[Callable[[SearchSetup], Searcher]], Callable[[SearchSetup], Searcher]]:
-    """Decorator registering a searcher factory (usually the class) under `name`."""
+def _check_searcher(obj: object, name: str) -> SearcherFactory:
+    """The searcher contract: a class (or factory) built from a SearchSetup, with ask/tell/chosen/state."""
+    missing = [m for m in ("ask", "tell", "chosen", "state") if isinstance(obj, type) and not hasattr(obj, m)]
+    if not callable(obj) or missing:
+        raise UserError(f"searcher {name!r} must be a class built from a SearchSetup with ask, tell, chosen and "
+                        f"state{f'; it lacks {missing}' if missing else ''}")
+    return obj  # type: ignore[return-value]
 
-    def decorate(factory: Callable[[SearchSetup], Searcher]) -> Callable[[SearchSetup], Searcher]:
-        if name in _SEARCHERS:
-            raise ValueError(f"searcher {name!r} registered twice")
-        _SEARCHERS[name] = factory
-        return factory
 
-    return decorate
+# In-tree searchers are entry points of the `uniads_bench.searchers` group (pyproject.toml), like any plug-in.
+SEARCHERS: Registry[SearcherFactory] = Registry("searcher", "uniads_bench.searchers", _check_searcher)
+
+
+def register_searcher(name: str) -> Callable[[SearcherFactory], SearcherFactory]:
+    """Decorator registering a searcher class (or factory) under `name`."""
+    return SEARCHERS.register(name)
 
 
 def make_searcher(name: str, setup: SearchSetup) -> Searcher:
-    """Build the searcher called `name`."""
-    import uniads_bench.search.nevergrad  # noqa: F401  (these imports register the in-tree searchers)
-    import uniads_bench.search.random  # noqa: F401
-    import uniads_bench.search.uniads  # noqa: F401
-
-    if name not in _SEARCHERS:
-        raise UserError(f"unknown searcher {name!r}; known: {', '.join(sorted(_SEARCHERS))}")
-    return _SEARCHERS[name](setup)
+    """Build the searcher called `name` (a registered name or ``FILE.py:NAME``)."""
+    return SEARCHERS.get(name)(setup)
 
 
 def feasible(result: EvalResult, param_cap: int) -> bool:
@@ -102,11 +103,18 @@ def feasible(result: EvalResult, param_cap: int) -> bool:
     return result.ok and result.params <= param_cap
 
 
-def best_feasible(observations: list[Observation], param_cap: int, epochs: int) -> Candidate | None:
-    """Highest top-1 among feasible results at `epochs`; ties go to fewer parameters, then to the earlier ask."""
-    pool = [
-        (-o.result.top1, o.result.params, i, o.ask.candidate)
-        for i, o in enumerate(observations)
-        if o.ask.fidelity.epochs == epochs and feasible(o.result, param_cap)
-    ]
-    return min(pool)[3] if pool else None
+def best_feasible(observations: list[Observation], param_cap: int) -> Candidate | None:
+    """Highest top-1 among feasible results at the highest fidelity any feasible result reached; ties go to
+    fewer parameters, then to the earlier ask.
+
+    A search usually reaches its top fidelity; when the budget ends a search before any candidate got there
+    (a halving bracket cut off below its top rung), the best-trained results still make a choice, rather than
+    a spent budget handing nothing to the final phase. Scores of different fidelities are never compared.
+    """
+    pool = [o for o in observations if feasible(o.result, param_cap)]
+    if not pool:
+        return None
+    top = max(o.ask.fidelity.epochs for o in pool)
+    ranked = [(-o.result.top1, o.result.params, i, o.ask.candidate) for i, o in enumerate(pool)
+              if o.ask.fidelity.epochs == top]
+    return min(ranked)[3]

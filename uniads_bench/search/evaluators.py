@@ -15,16 +15,20 @@ Specs (``--evaluator``), each optionally followed by ``?key=value&key=value`` op
   ``num_classes`` (100). Without a ``params`` column, tables whose genes are exactly ``d1, d2, d3`` (the
   DisWOT ResNet-20 depth table) get the CIFAR ResNet parameter count of `cifar_resnet_params`.
   With an epochs column, an ask is answered by the row at the largest tabulated epochs not above it.
+- ``table:DIR``: a tabular benchmark of real trainings (`search.tables`, built by ``uniads-bench table build``),
+  charged in GPU-hours by the suite's cost model, as a real search is. Option ``seed`` (a recorded seed).
 
-Cost: an evaluation costs ``epochs / max_epochs * params / cap`` units, i.e. full-fidelity trainings of a
-model at the cap, so budgets count like GPU time (bigger, longer trainings cost more); a rejected run is
-charged for the epochs it ran. `run_offline_search` charges these units and stops a method when the next
-ask's predicted cost would overrun the budget, exactly like the runner's ledger.
+Cost (synthetic and replay): an evaluation costs ``epochs / max_epochs * params / cap`` units, i.e.
+full-fidelity trainings of a model at the cap, so budgets count like GPU time (bigger, longer trainings cost
+more); a rejected run is charged for the epochs it ran. `run_offline_search` charges these units (tables:
+GPU-hours) and stops a method when the next ask's predicted cost would overrun the budget, exactly like the
+runner's ledger.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import statistics
 from collections.abc import Iterable, Mapping
@@ -32,14 +36,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from uniads_bench.engine.result import EvalResult
+from uniads_bench.budget import BudgetLedger, CostModel, PlannedEvaluation, over_cap_reason, within_cap
+from uniads_bench.candidate import Candidate
 from uniads_bench.errors import UserError
+from uniads_bench.journal import JournalRecord, evaluations
+from uniads_bench.methods import SearchMethod, get_method
+from uniads_bench.results import EvalResult
 from uniads_bench.rng import numpy_generator
 from uniads_bench.search.base import Ask, Observation, SearchSetup, make_searcher
 from uniads_bench.search.loop import one_at_a_time, search_loop
-from uniads_bench.search.methods import SearchMethod, get_method
 from uniads_bench.search.synthetic import PROBLEMS, SyntheticProblem, distort
-from uniads_bench.space.candidate import Candidate
+from uniads_bench.search.tables import Table, TableEvaluator, load_table
 from uniads_bench.space.space import Gene, Space
 
 NOT_GENES = {"val_top1", "test_top1", "params", "macs", "epochs", "status", "seed", "distiller"}
@@ -64,18 +71,70 @@ class OfflineEvaluator(Protocol):
         """Params of `candidate` before evaluating it (for the cost prediction)."""
         ...
 
+    @property
+    def cost(self) -> CostModel:
+        """What the search's ledger charges with."""
+        ...
+
+    def plan(self, ask: Ask) -> PlannedEvaluation:
+        """What `ask` would be charged if it trained to the end (free for a student over the cap)."""
+        ...
+
+    def charged(self, result: EvalResult) -> PlannedEvaluation:
+        """What `result` is charged for."""
+        ...
+
 
 def cost_units(epochs: float, params: int, max_epochs: int, param_cap: int) -> float:
     """Full-fidelity trainings of a cap-sized model that `epochs` of a `params` model amount to."""
     return epochs / max_epochs * params / param_cap
 
 
+@dataclass(frozen=True)
+class OfflineCost:
+    """The ledger's cost model for offline problems, whose size measure is parameters: a plan's
+    `student_macs` carries the candidate's parameter count and its `epochs` the epochs trained."""
+
+    max_epochs: int
+    param_cap: int
+
+    def charge(self, student_macs: int, epochs_done: float, train_samples: int, eval_samples: int,
+               new_teacher_views: int) -> float:
+        return cost_units(epochs_done, student_macs, self.max_epochs, self.param_cap)
+
+
+class UnitCosting:
+    """`OfflineEvaluator`'s costing in cost units, for evaluators whose size measure is parameters."""
+
+    max_epochs: int
+    param_cap: int
+
+    def predicted_params(self, candidate: Candidate) -> int:
+        raise NotImplementedError
+
+    @property
+    def cost(self) -> CostModel:
+        return OfflineCost(self.max_epochs, self.param_cap)
+
+    def plan(self, ask: Ask) -> PlannedEvaluation:
+        params = self.predicted_params(ask.candidate)
+        return within_cap(params, self.param_cap, PlannedEvaluation(params, ask.fidelity.epochs, 1, 0))
+
+    def charged(self, result: EvalResult) -> PlannedEvaluation:
+        return PlannedEvaluation(result.params, result.epochs_done, 1, 0)
+
+
 def _result(candidate: Candidate, status: str, reason: str, top1: float, params: int, epochs: float) -> EvalResult:
     return EvalResult(candidate.id, status, reason, float(top1), int(params), 0, float(epochs), (), 0.0)
 
 
+def over_cap_result(candidate: Candidate, params: int, param_cap: int) -> EvalResult:
+    """What the engine returns for a student over the cap: rejected before any training."""
+    return _result(candidate, "rejected", over_cap_reason(params, param_cap), 0.0, params, 0)
+
+
 @dataclass(frozen=True)
-class SyntheticEvaluator:
+class SyntheticEvaluator(UnitCosting):
     """`SyntheticProblem` truth at the top fidelity, `distort`ed below it, for run seed `seed`."""
 
     problem: SyntheticProblem
@@ -140,7 +199,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, value) if isinstance(value, int | float) else (1, str(value))
 
 
-class ReplayEvaluator:
+class ReplayEvaluator(UnitCosting):
     """Answers asks from a table of evaluations (module docstring)."""
 
     def __init__(self, rows: list[dict[str, str]], options: Mapping[str, str], seed: int, source: str) -> None:
@@ -220,14 +279,27 @@ def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
     kind, _, rest = spec.partition(":")
     target, _, query = rest.partition("?")
     options = dict(part.split("=", 1) for part in query.split("&") if "=" in part)
-    if kind not in ("synthetic", "replay") or not target:
-        raise UserError(f"bad offline evaluator {spec!r}; use synthetic:NAME or replay:TABLE.csv[?key=value&...]")
+    if kind not in ("synthetic", "replay", "table") or not target:
+        raise UserError(f"bad offline evaluator {spec!r}; use synthetic:NAME, replay:TABLE.csv or table:DIR, each "
+                        "optionally followed by ?key=value&...")
     return kind, target, options
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_table(path: Path, mtime_ns: int) -> Table:
+    """A table loaded (and verified) once per process while its file is unchanged: benchmarks run hundreds of
+    searches on one table."""
+    return load_table(path)
+
+
 def make_evaluator(spec: str, seed: int) -> OfflineEvaluator:
-    """The evaluator a spec names, for run seed `seed` (which keys its low-fidelity noise)."""
+    """The evaluator a spec names, for run seed `seed` (which keys its low-fidelity noise or table seeds)."""
     kind, target, options = parse_spec(spec)
+    if kind == "table":
+        path = Path(target).expanduser().resolve()
+        csv_file = path / "table.csv"
+        return TableEvaluator(_cached_table(path, csv_file.stat().st_mtime_ns if csv_file.exists() else 0), seed,
+                              options)
     if kind == "synthetic":
         if target not in PROBLEMS:
             raise UserError(f"unknown synthetic problem {target!r}; known: {', '.join(sorted(PROBLEMS))}")
@@ -267,7 +339,8 @@ def run_offline_search(method_name: str, evaluator_spec: str, budget: float, see
     Args:
         method_name: a search method (``uniads``, ``random``, ``random+halving``, ``nevergrad:DE``, ...).
         evaluator_spec: ``synthetic:NAME`` or ``replay:TABLE.csv`` with optional ``?key=value`` options.
-        budget: in cost units (`cost_units`): full-fidelity trainings of a model at the parameter cap.
+        budget: in the evaluator's cost unit: for synthetic and replay evaluators full-fidelity trainings of a
+            model at the parameter cap (`cost_units`), for tables GPU-hours of the suite's hardware profile.
         seed: the run seed; the search generator is derived from (seed, "search", evaluator, method).
         options: overrides of the method's options (e.g. ``{"pop_size": 8}``).
 
@@ -280,27 +353,28 @@ def run_offline_search(method_name: str, evaluator_spec: str, budget: float, see
     if not isinstance(method, SearchMethod):
         raise UserError(f"{method_name!r} is a fixed method; offline search needs a search method")
     evaluator = make_evaluator(evaluator_spec, seed)
+    # A table's searches draw from the stream a real search of its track draws from, so they ask alike.
+    stream = evaluator.track if isinstance(evaluator, TableEvaluator) else evaluator_spec
     setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs,
-                        numpy_generator(seed, "search", evaluator_spec, method_name),
-                        {**method.options, **(options or {})})
+                        numpy_generator(seed, "search", stream, method_name), {**method.options, **(options or {})})
     searcher = make_searcher(method.searcher, setup)
+    ledger = BudgetLedger(budget, evaluator.cost)
     charges: list[float] = []
 
     def evaluate(ask: Ask) -> EvalResult:
-        result = evaluator.evaluate(ask)
-        charges.append(cost_units(result.epochs_done, result.params, evaluator.max_epochs, evaluator.param_cap))
+        # As in a real run: a student over the cap is rejected before training, at no charge.
+        params = evaluator.predicted_params(ask.candidate)
+        result = (over_cap_result(ask.candidate, params, evaluator.param_cap) if params > evaluator.param_cap
+                  else evaluator.evaluate(ask))
+        spent = evaluator.charged(result)
+        charges.append(ledger.charge(spent.student_macs, spent.epochs, spent.train_samples, spent.eval_samples,
+                                     spent.views))
         return result
 
     def admit(asks: list[Ask]) -> int:
-        total = sum(charges)
-        for count, ask in enumerate(asks):
-            total += cost_units(ask.fidelity.epochs, evaluator.predicted_params(ask.candidate), evaluator.max_epochs,
-                                evaluator.param_cap)
-            if total > budget:
-                return count
-        return len(asks)
+        return ledger.admit([evaluator.plan(ask) for ask in asks])
 
-    history = search_loop(searcher, one_at_a_time(evaluate), admit, max_evaluations)
+    history = search_loop(searcher, one_at_a_time(evaluate), admit, max_evaluations).history
     return SearchTrace(method_name, evaluator_spec, seed, budget, evaluator.param_cap, evaluator.max_epochs,
                        tuple(history), tuple(charges), searcher.chosen())
 
@@ -308,22 +382,19 @@ def run_offline_search(method_name: str, evaluator_spec: str, budget: float, see
 GROUPS = (("arch", "arch_dict"), ("distill", "hparams_dict"), ("optim", "optim_dict"))
 
 
-def journal_to_table(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def journal_to_table(records: Iterable[JournalRecord]) -> list[dict[str, Any]]:
     """Replay-table rows from a run journal's search evaluations (``uniads-bench replay build RUN_DIR``).
 
     Gene columns are ``group.gene`` so `ReplayEvaluator` rebuilds candidates with their original ids; one row
     per evaluation, with ``epochs``, ``seed``, ``top1``, ``params``, ``macs``, ``status`` and ``distiller``.
     """
     rows = []
-    for record in records:
-        if record.get("type") != "evaluation" or record.get("phase", "search") != "search":
-            continue
-        candidate = Candidate.from_json(record["candidate"])
-        result = EvalResult.from_json(record["result"])
+    for record in evaluations(records, "search"):
+        candidate, result = record.candidate, record.result
         row: dict[str, Any] = {"distiller": candidate.distiller}
         for group, attr in GROUPS:
             row.update({f"{group}.{k}": v for k, v in getattr(candidate, attr).items()})
-        row.update({"epochs": record["epochs"], "seed": record.get("seed", 0), "top1": result.top1,
+        row.update({"epochs": record.epochs, "seed": record.seed, "top1": result.top1,
                     "params": result.params, "macs": result.macs, "status": result.status})
         rows.append(row)
     return rows

@@ -24,9 +24,9 @@ import numpy as np
 from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
-from uniads_bench.engine.result import Fidelity
+from uniads_bench.candidate import Candidate
+from uniads_bench.results import Fidelity
 from uniads_bench.search.base import Ask, Observation, feasible
-from uniads_bench.space.candidate import Candidate
 
 DEFAULT_ETA = 3
 

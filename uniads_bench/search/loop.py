@@ -3,16 +3,27 @@
 The runner passes an `evaluate` that trains a batch (in parallel when its executor has several workers,
 or serves it from the journal) and charges the budget ledger; the replay and synthetic evaluators pass
 table look-ups. A batch is admitted against the budget before it runs, on predicted charges, so the asks
-that run never depend on how many workers there are or in which order they finish. The loop stops when
-the searcher has nothing more to ask, when an ask does not fit the budget, or after `max_evaluations`.
+that run never depend on how many workers there are or in which order they finish. The loop is the only
+place a search ends, and it says why (`journal.STOP_REASONS`): the searcher had nothing more to ask, an ask
+did not fit the budget, `max_evaluations` was reached, or `failing` found too many failed evaluations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from uniads_bench.engine.result import EvalResult
+from uniads_bench.results import EvalResult
 from uniads_bench.search.base import Ask, Observation, Searcher
+
+
+@dataclass(frozen=True)
+class LoopEnd:
+    """Every observation of a search in ask order, why it stopped and, for "failures", the verdict."""
+
+    history: list[Observation]
+    stop_reason: str
+    detail: str = ""
 
 
 def search_loop(
@@ -20,20 +31,23 @@ def search_loop(
     evaluate: Callable[[list[Ask], int], list[EvalResult]],
     admit: Callable[[list[Ask]], int],
     max_evaluations: int,
-) -> list[Observation]:
-    """Drive `searcher` until it stops or the budget does; returns every observation in ask order.
+    failing: Callable[[EvalResult], str | None] = lambda result: None,
+) -> LoopEnd:
+    """Drive `searcher` until it stops, the budget does, or its evaluations keep failing.
 
     Args:
         evaluate: ``evaluate(asks, start)`` returns the results of a batch in ask order; `start` is the
             position of its first ask in the search (the journal keys evaluations by position).
         admit: how many leading asks of a batch fit the budget together, on their predicted (full-length)
             charges; a batch cut short ends the search, so the budget is never overrun.
+        failing: called with each result in ask order; a verdict (not None) ends the search after that
+            batch is told, with stop reason "failures".
     """
     history: list[Observation] = []
     while len(history) < max_evaluations:
         asks = searcher.ask()
         if not asks:
-            break
+            return LoopEnd(history, "exhausted")
         room = max_evaluations - len(history)
         admitted = min(admit(asks[:room]), room)
         batch = asks[:admitted]
@@ -42,9 +56,12 @@ def search_loop(
             observations = [Observation(ask, result) for ask, result in zip(batch, results, strict=True)]
             searcher.tell(observations)
             history += observations
+            verdict = next((v for v in map(failing, results) if v is not None), None)
+            if verdict is not None:
+                return LoopEnd(history, "failures", verdict)
         if admitted < len(asks):
-            break
-    return history
+            return LoopEnd(history, "budget" if admitted < room else "max_evaluations")
+    return LoopEnd(history, "max_evaluations")
 
 
 def one_at_a_time(evaluate: Callable[[Ask], EvalResult]) -> Callable[[list[Ask], int], list[EvalResult]]:

@@ -10,16 +10,15 @@ Works on `SearchTrace`s and on run journals (`journal_observations`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from pymoo.indicators.hv import HV
 
-from uniads_bench.engine.result import EvalResult, Fidelity
+from uniads_bench.journal import JournalRecord, evaluations
+from uniads_bench.results import Fidelity
 from uniads_bench.search.base import Ask, Observation, feasible
-from uniads_bench.space.candidate import Candidate
 
 REFERENCE_POINT = (1.0, 1.1)
 NO_RESULT_ERROR = 1.0
@@ -62,13 +61,10 @@ def anytime(observations: Sequence[Observation], charges: Sequence[float], budge
     return out
 
 
-def journal_observations(records: Iterable[Mapping[str, Any]]) -> tuple[list[Observation], list[float]]:
-    """Search observations and their charges (GPU-hours) from a run journal's evaluation records, in order."""
+def journal_observations(records: Iterable[JournalRecord]) -> tuple[list[Observation], list[float]]:
+    """Search observations and their charges (GPU-hours) from a run journal's records, in order."""
     observations, charges = [], []
-    for record in records:
-        if record.get("type") != "evaluation" or record.get("phase", "search") != "search":
-            continue
-        ask = Ask(Candidate.from_json(record["candidate"]), Fidelity(int(record["epochs"])), bool(record.get("guard")))
-        observations.append(Observation(ask, EvalResult.from_json(record["result"])))
-        charges.append(float(record.get("charge_gpu_hours", 0.0)))
+    for record in evaluations(records, "search"):
+        observations.append(Observation(Ask(record.candidate, Fidelity(record.epochs), record.guard), record.result))
+        charges.append(record.charge_gpu_hours)
     return observations, charges

@@ -21,11 +21,11 @@ from typing import Any
 
 import nevergrad as ng
 
-from uniads_bench.engine.result import EvalResult, Fidelity
+from uniads_bench.candidate import Candidate
 from uniads_bench.errors import UserError
+from uniads_bench.results import EvalResult, Fidelity
 from uniads_bench.search.base import Ask, Observation, SearchSetup, best_feasible, feasible, register_searcher
 from uniads_bench.space.adapters import indices_to_candidate, nevergrad_parametrization
-from uniads_bench.space.candidate import Candidate
 
 # Checked with nevergrad 1.0.12 and numpy 2.4 on our discrete spaces (NGOpt picks a discrete (1+1) here).
 VARIANTS = ("DiscreteOnePlusOne", "PortfolioDiscreteOnePlusOne", "DE", "TwoPointsDE", "NGOpt")
@@ -83,7 +83,7 @@ class NevergradSearch:
         self.history.append(obs)
 
     def chosen(self) -> Candidate | None:
-        return best_feasible(self.history, self.setup.param_cap, self.setup.max_epochs)
+        return best_feasible(self.history, self.setup.param_cap)
 
     def state(self) -> dict[str, Any]:
         # NGOpt delegates to an optimizer it picks; record which, since a benchmark must say what ran.

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from uniads_bench.engine.result import Fidelity
+from uniads_bench.candidate import Candidate
+from uniads_bench.results import Fidelity
 from uniads_bench.search.base import Ask, Observation, SearchSetup, best_feasible, register_searcher
 from uniads_bench.search.halving import Bracket, HalvingSchedule
-from uniads_bench.space.candidate import Candidate
 
 MAX_RESAMPLES = 1000
 
@@ -42,7 +42,7 @@ class RandomSearch:
         self.history.extend(observations)
 
     def chosen(self) -> Candidate | None:
-        return best_feasible(self.history, self.setup.param_cap, self.setup.max_epochs)
+        return best_feasible(self.history, self.setup.param_cap)
 
     def state(self) -> dict[str, Any]:
         return {"evaluated": len(self.history), "sampled": len(self.seen)}
@@ -74,7 +74,7 @@ class RandomHalving:
         self.brackets[-1].tell(observations)
 
     def chosen(self) -> Candidate | None:
-        return best_feasible(self.history, self.setup.param_cap, self.setup.max_epochs)
+        return best_feasible(self.history, self.setup.param_cap)
 
     def state(self) -> dict[str, Any]:
         return {"evaluated": len(self.history), "sampled": len(self.seen), "brackets": len(self.brackets),

@@ -4,11 +4,14 @@ halving with loss rejection, and by search-space shrinking.
 One generation works like this:
 
 1. pymoo's NSGA-II (mixed-variable mating with binary tournament on rank and crowding, duplicate
-   elimination in mating and survival) proposes offspring as option indices (`space.adapters`).
+   elimination in mating) proposes offspring as option indices (`space.adapters`).
 2. Shrinking repair: each gene of each offspring is resampled, with probability ``1 - w / max(w)``, from
    the gene's option weights ``w`` (see `ShrinkWeights`); a repair step over pymoo's offspring rather than
    our own mutation, so pymoo's operators stay stock. The first generation (uniform sampling) is untouched
-   because all weights start at 1.
+   because all weights start at 1. A repair that would copy a member of the population or an earlier
+   offspring (as a candidate: settings that differ only in inactive genes are one candidate) is redrawn up
+   to `MAX_REPAIRS` times, then the unrepaired offspring is kept, and an offspring that is a copy even so
+   is dropped: mating's duplicate check ran before the repair, so without this, copies reached survival.
 3. Offspring already evaluated earlier reuse their archived result (no new training); the rest form one
    successive-halving `Bracket`. The lowest rung applies the loss-rejection guards.
 4. NSGA-II is told, for every offspring, its result **at the highest rung it reached** (the most-trained
@@ -16,13 +19,14 @@ One generation works like this:
    Rejected, diverged, OOM or failed candidates get ``F = (1, params)`` and ``G = 1 + max(0, G)``, so
    they lose by constraint dominance to every feasible and every merely over-cap candidate. A low-rung
    score under-estimates a full run, so promoted candidates are favoured in survival, which is the intent.
-5. Shrinking update: options of infeasible rung-0 candidates and of the bottom ``1/eta`` feasible rung-0
-   candidates lose weight ``w *= 1 - shrink_rate`` down to ``shrink_floor``; options of candidates
-   promoted from rung 0 in the same generation are spared.
+5. Shrinking update: options of infeasible rung-0 candidates (only the architecture options of one over
+   the cap) and of the bottom ``1/eta`` feasible rung-0 candidates lose weight ``w *= 1 - shrink_rate``
+   down to ``shrink_floor``; options of candidates promoted from rung 0 in the same generation are spared.
 
 The search never ends by itself (no generation count): the budget or pymoo's exhaustion (``ask()`` returns
 None or only already-seen candidates) stops it. `chosen()` is the best feasible result at the top fidelity
-in the archive of every evaluation; ties go to fewer parameters, then to the earlier ask.
+in the archive of every evaluation (at the highest rung reached, when the budget ended the search below the
+top rung); ties go to fewer parameters, then to the earlier ask.
 """
 
 from __future__ import annotations
@@ -39,11 +43,11 @@ from pymoo.core.termination import NoTermination
 from pymoo.operators.selection.tournament import TournamentSelection
 from pymoo.problems.static import StaticProblem
 
+from uniads_bench.candidate import Candidate
+from uniads_bench.methods import SearchMethod
 from uniads_bench.search.base import Ask, Observation, SearchSetup, best_feasible, feasible, register_searcher
 from uniads_bench.search.halving import Bracket, HalvingSchedule, rank_order
-from uniads_bench.search.methods import SearchMethod
 from uniads_bench.space.adapters import candidate_to_indices, indices_to_candidate, pymoo_variables
-from uniads_bench.space.candidate import Candidate
 from uniads_bench.space.space import Space
 
 DEFAULT_POP_SIZE = 12
@@ -51,6 +55,8 @@ DEFAULT_SHRINK_RATE = 0.3
 DEFAULT_SHRINK_FLOOR = 0.2
 # Generations in a row whose offspring were all evaluated before; then the space is treated as exhausted.
 MAX_STALE_GENERATIONS = 8
+# Redraws of a shrinking repair that copies a candidate already in the population or the offspring.
+MAX_REPAIRS = 10
 
 
 class ShrinkWeights:
@@ -62,10 +68,14 @@ class ShrinkWeights:
         self.space, self.rate, self.floor = space, rate, floor
         self.weights = {g.name: np.ones(len(g.options)) for g in space.genes}
 
-    def penalise(self, bad: Sequence[Candidate], spared: Sequence[Candidate]) -> None:
-        """Shrink the weight of every option some `bad` candidate uses and no `spared` candidate uses."""
+    def penalise(self, bad: Sequence[Candidate], spared: Sequence[Candidate],
+                 groups: frozenset[str] = frozenset({"arch", "distill", "optim"})) -> None:
+        """Shrink the weight of every option of a gene in `groups` that some `bad` candidate uses and no
+        `spared` candidate uses."""
+        names = {g.name for g in self.space.genes if g.group in groups}
         keep = {(name, i) for c in spared for name, i in candidate_to_indices(self.space, c).items()}
-        hit = {(name, i) for c in bad for name, i in candidate_to_indices(self.space, c).items()} - keep
+        hit = {(name, i) for c in bad for name, i in candidate_to_indices(self.space, c).items()
+               if name in names} - keep
         for name, i in sorted(hit):
             self.weights[name][i] = max(self.floor, self.weights[name][i] * (1.0 - self.rate))
 
@@ -139,7 +149,7 @@ class UniADSSearch:
         self.bracket.tell(observations)
 
     def chosen(self) -> Candidate | None:
-        return best_feasible(self.archive, self.setup.param_cap, self.setup.max_epochs)
+        return best_feasible(self.archive, self.setup.param_cap)
 
     def state(self) -> dict[str, Any]:
         weights = {gene.name: {str(option): round(float(w), 4) for option, w in
@@ -155,11 +165,29 @@ class UniADSSearch:
         if pop is None or len(pop) == 0:
             self.exhausted = True
             return False
-        rows = [self.shrink.resample(x, self.setup.rng) for x in pop.get("X")]
+        members = self.algorithm.pop
+        taken = ({indices_to_candidate(self.setup.space, x).id for x in members.get("X")}
+                 if members is not None and len(members) else set())
+        rows = [self._repair(x, taken) for x in pop.get("X")]
+        keep = np.array([row is not None for row in rows], dtype=bool)
+        pop = pop[keep]
+        rows = [row for row in rows if row is not None]
         pop.set("X", np.array(rows, dtype=object))
         self.offspring = pop
         self.offspring_candidates = [indices_to_candidate(self.setup.space, x) for x in rows]
         return True
+
+    def _repair(self, indices: dict[str, int], taken: set[str]) -> dict[str, int] | None:
+        """The shrinking repair of one offspring that copies no candidate in `taken` (added to it), else the
+        offspring unrepaired, else None (module docstring, step 2)."""
+        tries = (self.shrink.resample(indices, self.setup.rng) if k < MAX_REPAIRS else dict(indices)
+                 for k in range(MAX_REPAIRS + 1))
+        for row in tries:
+            candidate_id = indices_to_candidate(self.setup.space, row).id
+            if candidate_id not in taken:
+                taken.add(candidate_id)
+                return row
+        return None
 
     def _finish_generation(self) -> None:
         """Tell NSGA-II every offspring's highest-rung result, then shrink by the bracket's lowest rung."""
@@ -190,12 +218,16 @@ class UniADSSearch:
 
     def _shrink(self, lowest: list[Observation]) -> None:
         """Penalise the options of the rung's infeasible and bottom ``1/eta`` feasible candidates, sparing
-        those of its top ``1/eta`` (the ones promoted, when there was a next rung)."""
-        order = rank_order(lowest, self.setup.param_cap)
+        those of its top ``1/eta`` (the ones promoted, when there was a next rung). A student rejected for
+        its size says nothing about its distiller: only its architecture options are penalised."""
+        cap = self.setup.param_cap
+        order = rank_order(lowest, cap)
         n_tail = self.schedule.survivors(len(order)) if len(order) > 1 else 0
-        bad = [o.ask.candidate for o in lowest if not feasible(o.result, self.setup.param_cap)]
-        bad += [lowest[i].ask.candidate for i in order[len(order) - n_tail:]]
         spared = [lowest[i].ask.candidate for i in order[:n_tail]]
+        oversized = [o.ask.candidate for o in lowest if o.result.params > cap]
+        bad = [o.ask.candidate for o in lowest if not feasible(o.result, cap) and o.result.params <= cap]
+        bad += [lowest[i].ask.candidate for i in order[len(order) - n_tail:]]
+        self.shrink.penalise(oversized, spared, frozenset({"arch"}))
         self.shrink.penalise(bad, spared)
 
 METHOD = SearchMethod(

@@ -15,7 +15,7 @@ import nevergrad as ng
 import numpy as np
 from pymoo.core.variable import Choice, Integer, Variable
 
-from uniads_bench.space.candidate import Candidate
+from uniads_bench.candidate import Candidate
 from uniads_bench.space.space import Space
 
 
@@ -39,9 +39,10 @@ def indices_to_candidate(space: Space, indices: Mapping[str, Any]) -> Candidate:
 
 
 def candidate_to_indices(space: Space, candidate: Candidate) -> dict[str, int]:
-    """Option indices of a candidate of `space`, as plain ints."""
+    """Option indices of a candidate of `space`, as plain ints; a gene the candidate leaves out as inactive
+    (tau of an untempered UniADS pair) is absent, since no option of it is the candidate's."""
     values = space.values(candidate)
-    return {g.name: g.options.index(values[g.name]) for g in space.genes}
+    return {g.name: g.options.index(values[g.name]) for g in space.genes if g.name in values}
 
 
 def nevergrad_parametrization(space: Space, rng: np.random.Generator) -> ng.p.Dict:

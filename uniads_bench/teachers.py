@@ -20,11 +20,11 @@ from torch import nn
 
 from uniads_bench.config import Suite, Track
 from uniads_bench.data.loader import DeviceDataset
+from uniads_bench.durable import atomic_write_bytes, atomic_write_json
 from uniads_bench.engine.train import evaluate_top1, train_model
 from uniads_bench.errors import UserError
 from uniads_bench.models.base import build_seeded
 from uniads_bench.rng import derive_seed
-from uniads_bench.runner.atomic import atomic_write_bytes, atomic_write_json
 
 TEACHER_SEED = 0
 # Accuracy may move this much between devices and kernels before `verify` calls a teacher changed.

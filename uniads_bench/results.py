@@ -24,6 +24,8 @@ class EvalResult:
     `best_epoch_top1` (final phase only) is the best test accuracy over the epochs and `best_epoch` its 1-based
     epoch: selected on the test set, so it is shown only beside published best-epoch numbers and never decides
     anything. `wall_seconds` is measured and never used for decisions; the cost-model charge is the ledger's.
+    `test_top1` (tabular benchmarks only) is the test accuracy of a search-phase training that completed, recorded
+    for the table's datasheet and regret; no searcher ever sees it.
     """
 
     candidate_id: str
@@ -42,6 +44,7 @@ class EvalResult:
     traceback: str = ""
     best_epoch_top1: float | None = None
     best_epoch: int | None = None
+    test_top1: float | None = None
 
     @property
     def ok(self) -> bool:
