@@ -1,30 +1,46 @@
 #!/usr/bin/env bash
-# GPU check: the engine-speed comparison on a CUDA device, plus resnet8x4 train-step images/s (fp32, bf16,
-# bf16 channels_last) and a calibrated hardware profile (resnet8x4, resnet32x4), in one JSON with the GPU named.
+# The first GPU call: one script that proves and measures every CUDA path, in order of value, writing each
+# step's figures to its own JSON the moment they are measured, so a call cut short still returns them.
 #
 # Usage: benchmarks/gpu_check.sh [CIFAR10_DIR] [--smoke]
-#   CIFAR10_DIR  a directory with CIFAR-10 in any layout uniads-bench reads (the full 50k train split);
-#                else the shared CIFAR-10 JPEG parquet if this checkout can see it, else random pixels.
-#   --smoke      a few batches on whatever device is present (CPU here), to test the script itself.
-# Writes $OUT/gpu_check.json when OUT is set (the device machine), else benchmarks/results/gpu_check.json
-# (gpu_check_smoke.json with --smoke). Sized to finish within 5 minutes on one recent GPU (2 epochs of 50k
-# images per arm); a hard limit of GPU_CHECK_TIMEOUT seconds (default 300) stops it regardless.
-set -euo pipefail
+#   CIFAR10_DIR  CIFAR-10 in any layout uniads-bench reads, for the engine-speed step; else the shared JPEG
+#                parquet if this checkout can see it, else random pixels.
+#   --smoke      every step at toy size on whatever device is present (CPU here): tests the script (CI).
+# PYTHON: the interpreter to use (default .venv/bin/python, else python3).
+# Wheels: a .whl/ folder (benchmarks/gpu_wheels.py) is installed first, offline, into /tmp/site.
+# Writes into $OUT when set (the device machine), else benchmarks/results/gpu_check[_smoke]/:
+#   0_env.json        interpreter, torch, CUDA, GPU, uniads-bench imports, nvidia-smi
+#   1_digits.json     `uniads-bench digits` end to end on the device: kd + uniads, 2 workers on one GPU, the
+#                     teacher cache on the device; board and journal checked like the CPU tests do
+#   2_precision.json  the same KD training in fp32 and in bf16: top-1 of each and their difference
+#   3_engine.json     engine speed: ours (cold/warm teacher cache) against a plain PyTorch KD loop, resnet8x4
+#                     train-step images/s in fp32, bf16, bf16 + channels_last, and a measured hardware profile
+#   4_cifar100.json   the 240-epoch CIFAR-100 KD run of resnet32x4 -> resnet8x4, extrapolated from step 3
+#   summary.json      every step's exit code and seconds
+# Each step has its own time limit; the whole is sized to finish within 8 minutes on one H100/H200.
+set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # the package, installed or not
-PYTHON="${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
-
 SMOKE=0
 DATA=""
 for arg in "$@"; do
   case "$arg" in
     --smoke) SMOKE=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) DATA="$arg" ;;
   esac
 done
+
+PYTHON="${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}"
+if ! "$PYTHON" -c 'import nevergrad, pymoo, datasets' 2>/dev/null && ls .whl/*.whl >/dev/null 2>&1; then
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    .whl/*.whl || { echo "gpu_check: installing the carried wheels failed" >&2; exit 2; }
+  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # the package, installed or not
+export PYTHONUNBUFFERED=1
+
 if [ -z "$DATA" ]; then
   for candidate in "$ROOT/shared/data/cifar10-jpeg" "$ROOT/../shared/data/cifar10-jpeg"; do
     if [ -d "$candidate" ]; then DATA="$candidate"; break; fi
@@ -33,6 +49,10 @@ fi
 DATA_ARGS=(--no-data)
 if [ -n "$DATA" ]; then DATA_ARGS=(--data "$DATA"); fi
 
+if ! "$PYTHON" -c 'import torch, nevergrad, pymoo, datasets' 2>/dev/null; then
+  echo "gpu_check: $PYTHON cannot import torch and the suite's packages; set PYTHON to an interpreter that can" >&2
+  exit 2
+fi
 if "$PYTHON" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)'; then
   DEVICE=cuda
 elif [ "$SMOKE" = 1 ]; then
@@ -42,16 +62,48 @@ else
   exit 2
 fi
 
-OUT_DIR="${OUT:-$ROOT/benchmarks/results}"
-mkdir -p "$OUT_DIR"
 if [ "$SMOKE" = 1 ]; then
-  SIZE=(--images 128 --val-images 64 --epochs 1 --step-steps 1 --step-batches 64 --threads 2)
-  RESULT="$OUT_DIR/gpu_check_smoke.json"
+  RESULTS="${OUT:-$ROOT/benchmarks/results/gpu_check_smoke}"
+  DIGITS=(--budget-scale 0.1 --seeds 0)
+  ENGINE=(--images 128 --val-images 64 --epochs 1 --step-steps 1 --step-batches 64 --threads 2)
+  LIMITS=(60 400 400 400)  # env, digits, precision, engine: a 2-core CPU shared with other jobs
 else
-  SIZE=(--images 50000 --val-images 10000 --epochs 2 --step-steps 50 --threads "$(nproc)")
-  RESULT="$OUT_DIR/gpu_check.json"
+  RESULTS="${OUT:-$ROOT/benchmarks/results/gpu_check}"
+  DIGITS=(--budget-scale 0.3 --seeds 0)
+  ENGINE=(--images 50000 --val-images 10000 --epochs 2 --step-steps 50 --threads "$(nproc)")
+  LIMITS=(30 150 90 180)  # 7.5 minutes with the extrapolation: the device call stays under 8
 fi
+mkdir -p "$RESULTS"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+STEPS="$WORK/steps.jsonl"
+: > "$STEPS"
 
-if [ "$DEVICE" = cuda ]; then nvidia-smi || true; fi
-timeout "${GPU_CHECK_TIMEOUT:-300}" "$PYTHON" benchmarks/engine_speed.py --device "$DEVICE" "${DATA_ARGS[@]}" \
-  "${SIZE[@]}" --workers 2 --device-figures --out "$RESULT"
+# step NAME SECONDS COMMAND...: run it under a limit, log to $RESULTS/NAME.log, record its exit code.
+step() {
+  local name="$1" limit="$2"
+  shift 2
+  local started=$SECONDS
+  echo "== $name (limit ${limit}s)" >&2
+  timeout "$limit" "$@" > "$RESULTS/$name.log" 2>&1
+  local rc=$?
+  echo "{\"step\": \"$name\", \"rc\": $rc, \"seconds\": $((SECONDS - started))}" >> "$STEPS"
+  "$PYTHON" - "$STEPS" "$RESULTS/summary.json" "$DEVICE" "$SMOKE" <<'PY'
+import json, sys
+steps = [json.loads(line) for line in open(sys.argv[1])]
+json.dump({"device": sys.argv[3], "smoke": sys.argv[4] == "1", "steps": steps}, open(sys.argv[2], "w"), indent=2)
+PY
+  tail -n 3 "$RESULTS/$name.log" >&2
+  return 0
+}
+
+step 0_env "${LIMITS[0]}" "$PYTHON" benchmarks/gpu_check_steps.py env --out "$RESULTS/0_env.json"
+step 1_digits "${LIMITS[1]}" "$PYTHON" benchmarks/gpu_check_steps.py digits --device "$DEVICE" --work "$WORK/digits" \
+  --out "$RESULTS/1_digits.json" -- "${DIGITS[@]}"
+step 2_precision "${LIMITS[2]}" "$PYTHON" benchmarks/gpu_check_steps.py precision --device "$DEVICE" --work "$WORK/precision" \
+  --out "$RESULTS/2_precision.json" -- "${DIGITS[@]}"
+step 3_engine "${LIMITS[3]}" "$PYTHON" benchmarks/engine_speed.py --device "$DEVICE" "${DATA_ARGS[@]}" "${ENGINE[@]}" \
+  --workers 2 --device-figures --out "$RESULTS/3_engine.json"
+step 4_cifar100 30 "$PYTHON" benchmarks/gpu_check_steps.py cifar100 --engine "$RESULTS/3_engine.json" \
+  --out "$RESULTS/4_cifar100.json"
+cat "$RESULTS/summary.json"
