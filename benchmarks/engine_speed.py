@@ -43,11 +43,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
-from loader_speed import PilDataset
+from loader_speed import SHARED_CIFAR10, PilDataset
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
+from uniads_bench.candidate import Candidate
 from uniads_bench.config import Recipe
 from uniads_bench.data.arrays import ImageArrays
 from uniads_bench.data.catalog import CIFAR10
@@ -55,16 +56,14 @@ from uniads_bench.data.loader import DeviceDataset
 from uniads_bench.data.sources import find_source, read_source
 from uniads_bench.distill.kd import kd_divergence
 from uniads_bench.engine.calibrate import calibrate_profile, cpu_model, device_label, measure_throughput
-from uniads_bench.engine.result import EvalResult, Fidelity
 from uniads_bench.engine.teacher_cache import TeacherCache
 from uniads_bench.engine.train import PRECISIONS, TrackContext, train_candidate, use_bf16
 from uniads_bench.errors import UserError
 from uniads_bench.models.family import get_family
 from uniads_bench.models.zoo import build_model
+from uniads_bench.results import EvalResult, Fidelity
 from uniads_bench.rng import numpy_generator, torch_generator
-from uniads_bench.space.candidate import Candidate
 
-SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
 RESULT = Path(__file__).resolve().parent / "results" / "engine_speed.json"
 NUM_CLASSES = 10
 BATCH = 64
@@ -181,7 +180,7 @@ def plain_kd(
 
 
 def track_context(teacher: nn.Module, train: ImageArrays, val: ImageArrays, epochs: int,
-                  device: torch.device, bf16: bool) -> TrackContext:
+                  device: torch.device, precision: str) -> TrackContext:
     """A TrackContext for the reference student of the cifar_resnet_x4 family, built without a suite."""
     assert CIFAR10.mean is not None and CIFAR10.std is not None
     train_ds, val_ds = (
@@ -192,7 +191,7 @@ def track_context(teacher: nn.Module, train: ImageArrays, val: ImageArrays, epoc
         name="engine-speed", family=get_family("cifar_resnet_x4"), num_classes=NUM_CLASSES,
         input_shape=(3, 32, 32), search_train=train_ds, val=val_ds, final_train=train_ds, test=val_ds,
         teacher=teacher, recipe=Recipe(**{**RECIPE.__dict__, "epochs": epochs}), device=device,
-        cache=TeacherCache(max_bytes=4 << 30), bf16=bf16,
+        cache=TeacherCache(max_bytes=4 << 30), precision=precision,
     )
 
 
@@ -297,9 +296,9 @@ def main() -> None:
 
     train, val, described = load_data(None if args.no_data else args.data, args.images, args.val_images)
     teacher = frozen_teacher(device)
-    bf16 = use_bf16(device, args.precision)
+    bf16 = use_bf16(device, args.precision, "search")  # the arms train search-phase candidates
     warm_up(teacher, device, bf16)
-    ctx = track_context(teacher, train, val, args.epochs, device, bf16)
+    ctx = track_context(teacher, train, val, args.epochs, device, args.precision)
     reference = ctx.family.reference
     first = Candidate.make(reference, "kd", KD_HPARAMS)
     later = Candidate.make(reference, "kd", KD_HPARAMS, {"lr_mult": 0.5})

@@ -33,7 +33,10 @@ from uniads_bench.data.sources import read_source
 from uniads_bench.engine.calibrate import cpu_model
 from uniads_bench.rng import numpy_generator, torch_generator
 
-SHARED_CIFAR10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"
+# The CIFAR-10 JPEG parquet copy: $UNIADS_CIFAR10_JPEG, by default the development machines' shared copy beside
+# the checkout (outside the project).
+SHARED_CIFAR10 = Path(os.environ.get("UNIADS_CIFAR10_JPEG",
+                                     Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg"))
 RESULT = Path(__file__).resolve().parent / "results" / "loader_speed.json"
 BATCH = 64
 SEED = 0
