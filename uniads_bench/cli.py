@@ -156,7 +156,7 @@ def plugins() -> None:
     from uniads_bench.distill import get_distiller, list_distillers
     from uniads_bench.methods import ENTRY_POINT_GROUP, get_method, method_names
     from uniads_bench.models.digits import TEACHERS
-    from uniads_bench.models.family import get_family, known_families
+    from uniads_bench.models.family import family_origins
     from uniads_bench.models.zoo import ZOO
     from uniads_bench.search.base import SEARCHERS
 
@@ -166,7 +166,7 @@ def plugins() -> None:
     rows += [["searcher", name, origin] for name, origin in SEARCHERS.origins().items()]
     rows += [["method", ep.name, f"entry point {ep.value}"]
              for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)]
-    rows += [["student family", name, f"module {get_family(name).builder.__module__}"] for name in known_families()]
+    rows += [["student family", name, origin] for name, origin in family_origins().items()]
     rows += [["model", name, f"zoo ({entry.dataset})"] for name, entry in ZOO.items()]
     rows += [["teacher", name, "module uniads_bench.models.digits"] for name in TEACHERS]
     click.echo(tabulate(rows, headers=["extension point", "name", "from"], tablefmt="github"))

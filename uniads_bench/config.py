@@ -346,7 +346,7 @@ def _check_finite(value: Any, path: str, problems: list[str]) -> None:
 def _check_track(track: Track, path: str, problems: list[str], suite: Suite) -> None:
     from uniads_bench.distill import get_distiller, hparam_problems
     from uniads_bench.models.digits import TEACHERS
-    from uniads_bench.models.family import known_families, track_family
+    from uniads_bench.models.family import get_family, track_family
     from uniads_bench.models.zoo import get_entry
 
     if isinstance(track.param_cap, str) and track.param_cap != "reference":
@@ -376,10 +376,10 @@ def _check_track(track: Track, path: str, problems: list[str], suite: Suite) -> 
         problems.append(f"{path}.resources.gpus: a fraction in (0, 1] or a whole number of GPUs, got {gpus}")
     if track.resources.cpus < 1:
         problems.append(f"{path}.resources.cpus: must be >= 1, got {track.resources.cpus}")
-    if track.student_family not in known_families():
-        problems.append(
-            f"{path}.student_family: unknown family {track.student_family!r}; known: {', '.join(known_families())}"
-        )
+    try:
+        get_family(track.student_family)
+    except UserError as exc:
+        problems.append(f"{path}.student_family: {exc}")
     else:
         try:
             track_family(track)

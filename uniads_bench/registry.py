@@ -1,4 +1,4 @@
-"""One registry with three doors, for every extension point that has no older one (searchers, methods).
+"""One registry with three doors, for every extension point that has no older one (searchers, student families).
 
 A name resolves, in order, to an in-tree registration (`Registry.register`, a decorator), an installed
 package's entry point in the registry's group (how the in-tree baselines and searchers are found too, so no

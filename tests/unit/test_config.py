@@ -53,7 +53,7 @@ def test_semantic_problems_reported_together() -> None:
     assert "search.budget_gpu_hours: must be >= 0" in text
     assert "methods[1]: unknown method 'kdd'" in text
     assert "tracks[0].space.distiller" in text and "Did you mean 'kd'" in text
-    assert "tracks[0].student_family: unknown family 'nope'" in text
+    assert "tracks[0].student_family: unknown student family 'nope'" in text
 
 
 def test_reference_cap_resolves_to_the_reference_students_size() -> None:

@@ -66,6 +66,27 @@ def test_genes_are_well_formed(name: str) -> None:
         assert config.reference_genes[gene.name] in gene.options
 
 
+@pytest.mark.parametrize("name", known_families())
+def test_every_registered_family_keeps_the_contract(name: str) -> None:
+    """Over everything the registry holds (in-tree and installed): ordered options, a reference that is a
+    point of the genes, and a model with the taps every distiller reads."""
+    family = get_family(name)
+    assert set(family.reference) == {g.name for g in family.genes}
+    for gene in family.genes:
+        assert len(set(gene.options)) == len(gene.options) and family.reference[gene.name] in gene.options, gene
+    with _meta():
+        model = family.build(family.reference, 10)
+    assert callable(getattr(model, "forward_taps", None)) and model.tap_dims().num_classes == 10
+
+
+def test_a_family_whose_reference_is_not_a_point_is_refused() -> None:
+    from uniads_bench.models.family import FamilyGene, StudentFamily, _check_family
+
+    bad = StudentFamily("bad", (FamilyGene("width", (4, 8)),), {"width": 6}, lambda genes, n: None)
+    with pytest.raises(UserError, match=r"reference student is not a point of its genes \(\['width=6'\]"):
+        _check_family(bad, "bad")
+
+
 @pytest.mark.parametrize(
     ("family", "genes", "zoo_name"),
     [

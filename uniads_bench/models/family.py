@@ -1,7 +1,10 @@
 """Student families: parametric architectures searched by a track, each containing its reference student.
 
 A family declares its architecture genes as data (name and options), the genes of the track's reference
-student, and a builder. The search space takes its architecture genes from here.
+student, and a builder. The search space takes its architecture genes from here. Families have the three doors
+of every registry (`uniads_bench.registry`): in-tree (`register_family`), an installed package's entry point in
+the ``uniads_bench.families`` group, or ``path/to/file.py:NAME`` naming a `StudentFamily` in a suite's
+``student_family``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from uniads_bench.errors import UserError
+from uniads_bench.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -47,28 +51,44 @@ class StudentFamily:
         return self.builder(genes, num_classes)
 
 
-_FAMILIES: dict[str, StudentFamily] = {}
+def _check_family(obj: object, name: str) -> StudentFamily:
+    """The family contract: a `StudentFamily` whose reference student is a point of its own genes."""
+    if not isinstance(obj, StudentFamily):
+        raise UserError(f"student family {name!r} must be a uniads_bench.models.family.StudentFamily, "
+                        f"got {type(obj).__name__}")
+    genes = {g.name: g.options for g in obj.genes}
+    bad = [f"{k}={v!r}" for k, v in obj.reference.items() if k not in genes or v not in genes[k]]
+    missing = sorted(set(genes) - set(obj.reference))
+    if bad or missing:
+        raise UserError(f"student family {name!r}: its reference student is not a point of its genes"
+                        f"{f' ({bad} outside the options)' if bad else ''}"
+                        f"{f' (no value for {missing})' if missing else ''}")
+    return obj
+
+
+FAMILIES: Registry[StudentFamily] = Registry("student family", "uniads_bench.families", _check_family)
 
 
 def register_family(family: StudentFamily) -> StudentFamily:
-    """Add a family to the registry; a second family under the same name is a bug."""
-    if family.name in _FAMILIES:
-        raise ValueError(f"student family {family.name!r} registered twice")
-    _FAMILIES[family.name] = family
-    return family
+    """Add an in-tree family to the registry under its name; a second family under the same name is an error."""
+    return FAMILIES.register(family.name, f"module {family.builder.__module__}")(family)
 
 
 def known_families() -> list[str]:
     _load_builtin()
-    return sorted(_FAMILIES)
+    return FAMILIES.names()
 
 
-def get_family(name: str) -> StudentFamily:
-    """The family called `name`, or a UserError listing the known ones."""
+def get_family(spec: str) -> StudentFamily:
+    """The family registered as `spec` or loaded from ``FILE.py:NAME``; a UserError names the known ones."""
     _load_builtin()
-    if name not in _FAMILIES:
-        raise UserError(f"unknown student family {name!r}; known: {', '.join(sorted(_FAMILIES))}")
-    return _FAMILIES[name]
+    return FAMILIES.get(spec)
+
+
+def family_origins() -> dict[str, str]:
+    """Per family, where it comes from (`uniads-bench plugins`)."""
+    _load_builtin()
+    return FAMILIES.origins()
 
 
 def track_family(track: Any) -> StudentFamily:
