@@ -180,14 +180,31 @@ def run(suite: str, **kwargs) -> None:
     _run(suite, **kwargs)
 
 
+def _cache_dir(value: Path | None) -> Path:
+    from uniads_bench.runner.options import RunOptions
+
+    return (value or RunOptions().cache_dir).expanduser()
+
+
+data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+                               show_default=True, envvar="UNIADS_DATA_DIR", help="Where datasets live.")
+cache_dir_option = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                                help="Teacher cache (default: $UNIADS_CACHE or ~/.cache/uniads-bench).")
+device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                             show_default=True)
+
+
 @cli.command()
-def doctor() -> None:
-    """Environment, devices, suites and caches: what is ready and what is missing."""
+@data_dir_option
+@cache_dir_option
+def doctor(data_dir: Path, cache_dir: Path | None) -> None:
+    """Environment, devices, suites and caches: what is ready and what is missing, with the command for each."""
     import platform
 
     import torch
 
     from uniads_bench.engine.calibrate import cpu_model
+    from uniads_bench.runner.readiness import suite_readiness
 
     rows = [
         ["uniads-bench", __version__],
@@ -210,22 +227,14 @@ def doctor() -> None:
         rows.append(["ray (--executor ray)", ray.__version__])
     except ImportError:
         rows.append(["ray (--executor ray)", "not installed (optional: pip install 'uniads-bench[ray]')"])
-    rows.append(["suites", ", ".join(known_suites())])
     click.echo(tabulate(rows, tablefmt="github", headers=["check", "status"]))
-
-
-def _cache_dir(value: Path | None) -> Path:
-    from uniads_bench.runner.options import RunOptions
-
-    return (value or RunOptions().cache_dir).expanduser()
-
-
-data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
-                               show_default=True, envvar="UNIADS_DATA_DIR", help="Where datasets live.")
-cache_dir_option = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                                help="Teacher cache (default: $UNIADS_CACHE or ~/.cache/uniads-bench).")
-device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-                             show_default=True)
+    pieces = [p for name in known_suites() for p in suite_readiness(load_suite(name), data_dir, _cache_dir(cache_dir))]
+    click.echo("\n" + tabulate([[p.suite, p.piece, p.status, p.fix or "ready"] for p in pieces], tablefmt="github",
+                                headers=["suite", "needs", "found", "to fix"]))
+    missing = sum(not p.ready for p in pieces)
+    click.echo(f"\n{len(pieces) - missing} of {len(pieces)} pieces ready" + (
+        "; the command beside each missing one makes it (a run also trains a missing teacher itself)"
+        if missing else ""))
 
 
 @cli.command()

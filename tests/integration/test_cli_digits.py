@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -208,3 +209,42 @@ def test_compare_a_plugin_distiller_against_the_board(finished_run) -> None:
     assert "user:MyKD" in rows
     broken = cli("compare", small_suite(tmp), "--distiller", f"{plugin}:Nope", *run_args(tmp), cwd=tmp)
     assert broken.returncode == 2 and "has no class or object 'Nope'" in broken.stderr
+
+
+def _readiness(doctor: str, suite: str, needs: str) -> list[str]:
+    """The (found, to fix) cells of one row of doctor's readiness table."""
+    for line in doctor.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0] == suite and cells[1].startswith(needs):
+            return cells[2:]
+    raise AssertionError(f"no {suite} / {needs} row in:\n{doctor}")
+
+
+def test_doctor_says_per_suite_what_is_ready_and_the_command_for_what_is_not(tmp_path) -> None:
+    from tests.unit.data_fakes import write_cifar_pickles
+
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    write_cifar_pickles(data, "cifar10", byte_keys=True)
+    args = ("doctor", "--data-dir", str(data), "--cache-dir", str(cache))
+    before = cli(*args, cwd=tmp_path)
+    assert before.returncode == 0, before.stderr
+    found, fix = _readiness(before.stdout, "cifar10_cpu", "data cifar10")
+    assert "not prepared" in found and fix == f"uniads-bench data prepare cifar10 --data-dir {data}"
+    found, fix = _readiness(before.stdout, "cifar100", "data cifar100")
+    assert found == f"not found under {data}" and "cifar-100-python" in fix
+    assert _readiness(before.stdout, "cifar10_cpu", "teacher res20_res8")[1].startswith(
+        "then uniads-bench teacher train cifar10_cpu res20_res8")
+    assert _readiness(before.stdout, "digits", "teacher cnn") == [
+        f"not cached under {cache}", "uniads-bench teacher train digits cnn"]
+    assert _readiness(before.stdout, "imagenet", "teacher res34_res18")[1].startswith(
+        "uniads-bench teacher import imagenet res34_res18 PATH")
+
+    assert cli("data", "prepare", "cifar10", "--data-dir", str(data), cwd=tmp_path).returncode == 0
+    assert cli("teacher", "train", "digits", "cnn", "--cache-dir", str(cache), cwd=tmp_path).returncode == 0
+    after = cli(*args, cwd=tmp_path)
+    assert _readiness(after.stdout, "cifar10_cpu", "data cifar10") == [
+        "prepared: 20 train / 6 test images from torchvision", "ready"]
+    found, fix = _readiness(after.stdout, "digits", "teacher cnn")
+    assert re.fullmatch(r"cached: test top-1 \d+\.\d\d%, sha256 [0-9a-f]{12}, trained on 1437 images", found)
+    assert fix == "ready"
+    assert "pieces ready" in after.stdout.splitlines()[-1]

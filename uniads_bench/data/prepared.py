@@ -179,17 +179,18 @@ def read_manifest(name: str, data_dir: str | os.PathLike[str], resolution: int |
         raise UserError(f"{path} is unreadable ({exc}); {_rerun(name, data_dir)}") from exc
 
 
-def verify_prepared(name: str, data_dir: str | os.PathLike[str], resolution: int | None = None) -> Manifest:
-    """Re-hash every prepared file of `name` against its manifest.
+def verify_prepared(name: str, data_dir: str | os.PathLike[str], resolution: int | None = None, *,
+                    full: bool = True) -> Manifest:
+    """Re-hash every prepared file of `name` against its manifest (`full`), or only check their sizes.
 
     Returns:
-        The manifest, when every file is present with its recorded size and sha256.
+        The manifest, when every file is present with its recorded size (and sha256).
 
     Raises:
         UserError: not prepared, or a file is missing, truncated or altered (the message names the file).
     """
     manifest = read_manifest(name, data_dir, resolution)
-    _check_files(prepared_dir(name, data_dir, resolution), manifest, data_dir, full=True)
+    _check_files(prepared_dir(name, data_dir, resolution), manifest, data_dir, full=full)
     return manifest
 
 
