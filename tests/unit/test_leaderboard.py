@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from uniads_bench.config import load_suite
 from uniads_bench.leaderboard import check_rows, merge_rows, render_markdown, reported_rows
@@ -99,3 +100,17 @@ def test_rows_that_are_not_results_are_shown_apart_and_never_ranked() -> None:
     assert "vanilla" in unranked and "diverged (3 of 3 seeds)" in unranked
     assert check_rows([measured(), dataclasses.replace(failed, n=1, top1_per_seed=(10.0,), seeds=(0,),
                                                        top1_mean=10.0, top1_std=0.0)]) == []
+
+
+def test_a_smoke_run_is_ranked_apart_from_full_budget_rows() -> None:
+    """A `--budget-scale 0.2` row of the same track never outranks (or is ranked beside) full-budget rows."""
+    rows = merge_rows([], [measured("kd", (70.0, 71.0, 72.0)), measured("vanilla", (60.0, 61.0, 62.0)),
+                           measured("kd", (90.0, 90.0, 90.0), budget_scale=0.2)])
+    text = render_markdown("digits", rows)
+    full, smoke = text.split("Measured on ")[1:]
+    assert full.startswith("cpu, full budget, fp32")
+    assert re.search(r"\|\s+1 \| kd ", full) and re.search(r"\|\s+2 \| vanilla ", full)
+    assert smoke.startswith("cpu, budget scale 0.2, fp32") and re.search(r"\|\s+1 \| kd ", smoke)
+    assert "vanilla" not in smoke and "90.00" not in full
+    full_only = [r for r in rows if r.budget_scale == 1.0]
+    assert "Measured on" not in render_markdown("digits", full_only)  # one condition set: one table, as before

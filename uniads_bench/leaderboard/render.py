@@ -42,6 +42,24 @@ def track_table(rows: list[LeaderboardRow]) -> str:
     return tabulate(body, headers=HEADERS, tablefmt="github")
 
 
+def condition_groups(rows: list[LeaderboardRow]) -> list[tuple[tuple[str, float, int, str], list[LeaderboardRow]]]:
+    """`rows` split by what must match for a comparison (`LeaderboardRow.conditions`): a smoke run at a reduced
+    budget scale or data limit, another machine or another precision is never ranked beside a full run. Full
+    budget and full data come first, then by hardware, budget scale, data limit and precision."""
+    groups: dict[tuple[str, float, int, str], list[LeaderboardRow]] = {}
+    for row in rows:
+        groups.setdefault(row.conditions(), []).append(row)
+    order = sorted(groups, key=lambda c: (c[1] != 1.0 or c[2] != 0, c[0], -c[1], c[2], c[3]))
+    return [(c, groups[c]) for c in order]
+
+
+def describe_conditions(conditions: tuple[str, float, int, str]) -> str:
+    """One phrase for a condition group: ``on AMD EPYC (2 cores), budget scale 0.2, first 2,000 images, fp32``."""
+    hardware, scale, limit, precision = conditions
+    return (f"on {hardware}, " + ("full budget" if scale == 1.0 else f"budget scale {scale:g}")
+            + (f", first {limit:,} train images" if limit else "") + f", {precision}")
+
+
 def unranked_table(rows: list[LeaderboardRow]) -> str:
     """Measured rows that are not results (a failed, diverged, degenerate or empty final phase), with why."""
     body = [[r.method, r.status, r.student, r.n, "-" if math.isnan(r.top1_mean) else f"{r.top1_mean:.2f}", r.run_id]
@@ -71,8 +89,11 @@ def render_markdown(suite: str, rows: list[LeaderboardRow], header: str = "",
             parts += [f"Teacher `{first.teacher}`: test top-1 {first.teacher_top1:.2f}%.", ""]
         if track in (track_notes or {}):
             parts += [track_notes[track], ""]
-        if any(r.ranked for r in track_rows):
-            parts += [track_table(track_rows), ""]
+        groups = condition_groups([r for r in track_rows if r.ranked])
+        for conditions, group in groups:
+            if len(groups) > 1:
+                parts += [f"Measured {describe_conditions(conditions)} (ranked only against each other):", ""]
+            parts += [track_table(group), ""]
         if any(r.kind == "measured" and not r.ranked for r in track_rows):
             parts += ["Not ranked (the final phase did not produce a result):", "", unranked_table(track_rows), ""]
         if any(r.kind == "measured" for r in track_rows):
