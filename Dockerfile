@@ -36,6 +36,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UNIADS_CACHE=/cache \
     UNIADS_OUT=/results/runs \
     UNIADS_LEADERBOARD_DIR=/results/leaderboards \
+    UNIADS_COMMITTED_BOARDS=/opt/uniads-bench/leaderboards \
     TORCH_HOME=/cache/torch \
     HF_HOME=/cache/huggingface \
     HF_DATASETS_OFFLINE=1 \
@@ -77,6 +78,8 @@ RUN --mount=type=secret,id=ca,required=false \
 COPY README.md ./
 COPY uniads_bench ./uniads_bench
 COPY baselines ./baselines
+# The committed boards, shown by `leaderboard show SUITE` until /results holds a board of its own.
+COPY leaderboards ./leaderboards
 RUN --mount=type=secret,id=ca,required=false \
     set -eu; \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \

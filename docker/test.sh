@@ -197,6 +197,9 @@ say "runs as uid $uid"
 say "uniads-bench --help: ok"
 "${run[@]}" "$IMAGE" doctor | tee "$work/doctor.txt"
 grep -q 'MISSING' "$work/doctor.txt" && fail "doctor reports a missing module"
+"${run[@]}" "$IMAGE" leaderboard show digits 2>/dev/null | grep -q '^# Leaderboard: digits' \
+    || fail "leaderboard show digits does not show the committed board"
+say "leaderboard show digits: the committed board"
 
 results=$work/results cache=$work/cache data=$work/data
 mkdir -p "$results" "$cache" "$data"

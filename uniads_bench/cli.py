@@ -588,13 +588,30 @@ board_dir_option = click.option("--leaderboard-dir", type=click.Path(file_okay=F
                                 default=Path("leaderboards"), show_default=True, envvar="UNIADS_LEADERBOARD_DIR")
 
 
-def _board(suite: str, directory: Path):
+def _board(suite: str, directory: Path, committed: bool = False):
+    """The rows of SUITE's board under `directory`; with `committed` (a read-only command given no
+    --leaderboard-dir), the project's committed board when `directory` has none."""
     from uniads_bench.leaderboard import load_board
+    from uniads_bench.leaderboard.committed import ENV, committed_board_dir
 
     path = directory / f"{suite}.json"
-    if not path.exists():
-        raise UserError(f"no leaderboard for suite {suite!r} at {path}; run `uniads-bench run {suite}` first")
-    return load_board(path)
+    if path.exists():
+        return load_board(path)
+    shipped = committed_board_dir()
+    if committed and shipped is not None and (shipped / f"{suite}.json").exists():
+        click.echo(f"(no board at {path}; this is the committed board at {shipped / f'{suite}.json'})", err=True)
+        return load_board(shipped / f"{suite}.json")
+    where = (f"the committed boards are in {shipped}" if shipped is not None else
+             "the committed boards are in the leaderboards/ folder of the uniads-bench repository and of its Docker "
+             f"image (${ENV} points there)")
+    raise UserError(f"no leaderboard for suite {suite!r} at {path}; {where}: pass --leaderboard-dir DIR, or measure "
+                    f"one with `uniads-bench run {suite}`")
+
+
+def _given(name: str) -> bool:
+    """Whether option `name` was given on the command line (not a default, nor the environment's, as the
+    Docker image sets it)."""
+    return click.get_current_context().get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
 
 
 @leaderboard.command("show")
@@ -604,7 +621,7 @@ def leaderboard_show(suite: str, leaderboard_dir: Path) -> None:
     """Print SUITE's leaderboard, one table per track."""
     from uniads_bench.leaderboard import render_markdown
 
-    click.echo(render_markdown(suite, _board(suite, leaderboard_dir)))
+    click.echo(render_markdown(suite, _board(suite, leaderboard_dir, committed=not _given("leaderboard_dir"))))
 
 
 @leaderboard.command("render")
@@ -629,7 +646,7 @@ def leaderboard_check(suite: str, leaderboard_dir: Path) -> None:
     """Validate SUITE's board: schema, seed rules, provenance of measured rows, sources of reported rows."""
     from uniads_bench.leaderboard import check_rows
 
-    rows = _board(suite, leaderboard_dir)
+    rows = _board(suite, leaderboard_dir, committed=not _given("leaderboard_dir"))
     problems = check_rows(rows)
     if problems:
         raise UserError(f"leaderboard {suite} has {len(problems)} problem(s):", problems)

@@ -248,3 +248,18 @@ def test_doctor_says_per_suite_what_is_ready_and_the_command_for_what_is_not(tmp
     assert re.fullmatch(r"cached: test top-1 \d+\.\d\d%, sha256 [0-9a-f]{12}, trained on 1437 images", found)
     assert fix == "ready"
     assert "pieces ready" in after.stdout.splitlines()[-1]
+
+
+def test_the_committed_board_is_shown_outside_the_checkout(tmp_path) -> None:
+    """`leaderboard show` from any directory falls back to the committed board; without a copy it says where."""
+    import os
+
+    shown = cli("leaderboard", "show", "digits", cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout.startswith("# Leaderboard: digits"), shown.stderr
+    assert "this is the committed board at" in shown.stderr
+    own = cli("leaderboard", "show", "digits", "--leaderboard-dir", str(tmp_path), cwd=tmp_path)
+    assert own.returncode == 2 and "pass --leaderboard-dir DIR" in own.stderr  # a named directory is never replaced
+    env = {**os.environ, "UNIADS_COMMITTED_BOARDS": str(tmp_path / "none")}
+    bare = subprocess.run([sys.executable, "-m", "uniads_bench", "leaderboard", "show", "digits"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert bare.returncode == 2 and "leaderboards/ folder of the uniads-bench repository" in bare.stderr
