@@ -191,8 +191,11 @@ def known_suites() -> list[str]:
     return sorted(p.name[: -len(".toml")] for p in resources.files(SUITE_PACKAGE).iterdir() if p.name.endswith(".toml"))
 
 
-def load_suite(name_or_path: str) -> Suite:
+def load_suite(name_or_path: str, check: bool = True) -> Suite:
     """Load and validate a shipped suite by name, or any suite TOML file by path.
+
+    `check` False reads the schema only, resolving no names (no distiller, family or model is imported, so no
+    torch): for listings of the shipped suites, which the tests load with every check.
 
     Raises:
         UserError: unknown suite, malformed TOML, or any schema problem (all listed, with dotted paths).
@@ -212,7 +215,15 @@ def load_suite(name_or_path: str) -> Suite:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{origin} is not valid TOML: {exc}") from exc
-    return parse_suite(data, origin)
+    return parse_suite(data, origin) if check else _schema_only(data, origin)
+
+
+def _schema_only(data: dict[str, Any], origin: str) -> Suite:
+    problems: list[str] = []
+    suite = _build(Suite, data, "", problems)
+    if problems or suite is None:
+        raise UserError(f"{origin} has {len(problems)} problem(s):", problems)
+    return suite
 
 
 def parse_suite(data: dict[str, Any], origin: str = "suite") -> Suite:

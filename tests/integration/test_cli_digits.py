@@ -170,6 +170,7 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, args, message) -> None:
 def test_suites_and_doctor(tmp_path) -> None:
     suites = cli("suites", cwd=tmp_path)
     assert suites.returncode == 0 and "digits" in suites.stdout
+    assert "0.0005 h of cpu-2core-reference" in suites.stdout  # the budget's unit is the suite's profile
     doctor = cli("doctor", cwd=tmp_path)
     assert doctor.returncode == 0 and "torch" in doctor.stdout
 
@@ -263,3 +264,12 @@ def test_the_committed_board_is_shown_outside_the_checkout(tmp_path) -> None:
     bare = subprocess.run([sys.executable, "-m", "uniads_bench", "leaderboard", "show", "digits"], cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=300)
     assert bare.returncode == 2 and "leaderboards/ folder of the uniads-bench repository" in bare.stderr
+
+
+def test_listing_the_suites_imports_no_torch() -> None:
+    """`suites` answers without the training stack (torch alone takes seconds to import on a busy machine)."""
+    probe = ("import sys; from click.testing import CliRunner; from uniads_bench.cli import cli; "
+             "out = CliRunner().invoke(cli, ['suites']); assert out.exit_code == 0, out.output; "
+             "print(sorted(m for m in ('torch', 'torchvision', 'ray', 'datasets') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
