@@ -385,12 +385,16 @@ def teacher_verify(suite: str, track: str, data_dir: Path, cache_dir: Path | Non
 @click.argument("suite")
 @click.option("--distiller", "spec", required=True, help="A registered name or path/to/file.py:ClassName.")
 @click.option("--hparams", default="{}", help="The distiller's hyperparameters as a JSON object.")
+@click.option("--with-baselines", is_flag=True,
+              help="Also train the suite's fixed baselines (vanilla, KD, ...) under the same conditions and seeds, "
+              "so there is something to compare with (a fresh board, a reduced budget or data limit).")
 @run_options
-def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
+def compare(suite: str, spec: str, hparams: str, with_baselines: bool, **kwargs) -> None:
     """Train a distiller under SUITE's locked recipe, reference students and seeds; rank it against the board.
 
     Its rows join the leaderboard as method `user:NAME`; the table shows its delta against every measured
-    method of the same track (same hardware, budget scale and data limit) with Welch's t-test over seeds.
+    method of the same track (same hardware, budget scale, data limit and precision) with Welch's t-test over
+    seeds. With --with-baselines the suite's fixed baselines are trained beside it in the same call.
     """
     import json
 
@@ -414,7 +418,9 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
         raise UserError(f"--hparams does not fit distiller {spec!r}:", problems)
     method = FixedMethod(name=f"user:{cls.name or spec}", distiller=spec, hparams=params,
                          description=f"user distiller {spec}")
-    result = run_suite(suite, _options(**kwargs), log=lambda line: click.echo(line, err=True), extra=method)
+    baselines = _fixed_methods(suite)
+    options = _options(**kwargs, methods=baselines if with_baselines else ())
+    result = run_suite(suite, options, log=lambda line: click.echo(line, err=True), extra=method)
     board = load_board(result.board_path.with_suffix(".json"))
     for row in result.rows:
         deltas = compare_rows(row, board)
@@ -423,10 +429,32 @@ def compare(suite: str, spec: str, hparams: str, **kwargs) -> None:
         table = [[d.method, f"{d.top1_mean:.2f} ± {d.top1_std:.2f}", d.n, f"{d.delta:+.2f}",
                   "-" if d.p_value is None else f"{d.p_value:.3g}"] for d in deltas]
         click.echo(tabulate(table, headers=["method", "top-1 %", "n", "delta", "Welch p"], tablefmt="github")
-                   if table else "no measured rows under the same conditions to compare with")
+                   if table else _nothing_to_compare(row, options, baselines))
     failed = failed_rows_error(result)
     if failed is not None:
         raise failed
+
+
+def _fixed_methods(suite: str) -> tuple[str, ...]:
+    """The suite's fixed baselines (vanilla, KD, DKD, ...), in its order."""
+    from uniads_bench.methods import FixedMethod, get_method
+
+    return tuple(m for m in load_suite(suite).methods if isinstance(get_method(m), FixedMethod))
+
+
+def _nothing_to_compare(row, options, baselines: tuple[str, ...]) -> str:
+    """What to run when the board has no row measured under `row`'s conditions: the exact command."""
+    from uniads_bench.leaderboard.render import describe_conditions
+
+    flags = [f"--tracks {row.track}", f"--methods {','.join(baselines)}",
+             f"--seeds {','.join(map(str, row.seeds))}"]
+    flags += [f"--budget-scale {options.budget_scale:g}"] if options.budget_scale != 1.0 else []
+    flags += [f"--data-limit {options.data_limit}"] if options.data_limit else []
+    flags += [f"--precision {options.precision}"] if options.precision != "auto" else []
+    flags += [f"--leaderboard-dir {options.leaderboard_dir}"] if options.leaderboard_dir != Path("leaderboards") else []
+    return (f"no measured rows {describe_conditions(row.conditions())} to compare with. Measure the baselines "
+            f"under the same conditions:\n  uniads-bench run {row.suite} {' '.join(flags)}\nor add --with-baselines "
+            "to this compare command to train them in the same call.")
 
 
 @cli.command()

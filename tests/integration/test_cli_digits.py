@@ -212,6 +212,29 @@ def test_compare_a_plugin_distiller_against_the_board(finished_run) -> None:
     assert broken.returncode == 2 and "has no class or object 'Nope'" in broken.stderr
 
 
+
+def test_compare_on_a_fresh_board_names_the_command_and_trains_the_baselines_when_asked(finished_run,
+                                                                                         tmp_path) -> None:
+    tmp, _ = finished_run
+    plugin = tmp_path / "my_kd.py"
+    plugin.write_text(PLUGIN)
+    boards = tmp_path / "fresh"
+    args = ["compare", "digits", "--distiller", f"{plugin}:MyKD", "--seeds", "0,1", "--budget-scale", "0.3",
+            "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(boards), "--cache-dir", str(tmp / "cache"),
+            "--deterministic"]
+    alone = cli(*args, cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    assert "no measured rows on " in alone.stdout and "budget scale 0.3" in alone.stdout
+    assert (f"uniads-bench run digits --tracks cnn --methods vanilla,kd --seeds 0,1 --budget-scale 0.3 "
+            f"--leaderboard-dir {boards}") in alone.stdout
+    together = cli(*args, "--with-baselines", cwd=tmp_path)
+    assert together.returncode == 0, together.stderr[-3000:]
+    assert re.search(r"\| vanilla +\|", together.stdout) and re.search(r"\| kd +\|", together.stdout)
+    assert "Welch p" in together.stdout and "no measured rows" not in together.stdout
+    rows = json.loads((boards / "digits.json").read_text())["rows"]
+    assert {r["method"] for r in rows if r["kind"] == "measured"} == {"user:MyKD", "vanilla", "kd"}
+    assert {r["budget_scale"] for r in rows if r["kind"] == "measured"} == {0.3}
+
 def _readiness(doctor: str, suite: str, needs: str) -> list[str]:
     """The (found, to fix) cells of one row of doctor's readiness table."""
     for line in doctor.splitlines():

@@ -338,11 +338,12 @@ def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | 
     """Validate everything, then run the suite `name` (or resume it) and publish its leaderboard.
 
     Args:
-        extra: a method that is not registered (`compare`'s user distiller); the run then trains only it.
+        extra: a method that is not registered (`compare`'s user distiller); the run then trains it and only the
+            suite's methods that `options.methods` names (none when it names none).
     """
     suite = resolve_suite(load_suite(name), options)
     if extra is not None:
-        suite = dataclasses.replace(suite, methods=(extra.name,))
+        suite = dataclasses.replace(suite, methods=(extra.name, *(suite.methods if options.methods else ())))
     pick_device(options.device)
     if options.executor == "ray":
         from uniads_bench.runner.ray_executor import import_ray
