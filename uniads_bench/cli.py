@@ -81,7 +81,16 @@ def run_options(func):
         *TRAINING_OPTIONS,
         click.option("--compile", is_flag=True, help="torch.compile students in final-phase trainings (pays off "
                      "on long GPU runs; tens of seconds of compile time per training)."),
+        click.option("--verbose", is_flag=True, help="Print every evaluation's line (always kept in the run "
+                     "directory's run.log) besides the live status of each job."),
     ], func)
+
+
+def _progress(verbose: bool):
+    """The live status of a run's jobs on stderr (redrawn in place on a terminal, periodic lines elsewhere)."""
+    from uniads_bench.runner.progress import Progress
+
+    return Progress(sys.stderr, verbose=verbose)
 
 
 def _options(**kwargs):
@@ -92,10 +101,12 @@ def _options(**kwargs):
     return RunOptions(**kwargs) if cache_dir is None else RunOptions(cache_dir=cache_dir, **kwargs)
 
 
-def _run(suite: str, **kwargs) -> None:
+def _run(suite: str, verbose: bool, **kwargs) -> None:
     from uniads_bench.runner.run import failed_rows_error, run_suite
 
-    result = run_suite(suite, _options(**kwargs), log=lambda line: click.echo(line, err=True))
+    progress = _progress(verbose)
+    result = run_suite(suite, _options(**kwargs), log=lambda line: click.echo(line, err=True), progress=progress)
+    progress.close()
     click.echo(result.table)
     click.echo(f"\nrun directory: {result.run_dir}\nleaderboard: {result.board_path}")
     failed = failed_rows_error(result)
@@ -389,7 +400,7 @@ def teacher_verify(suite: str, track: str, data_dir: Path, cache_dir: Path | Non
               help="Also train the suite's fixed baselines (vanilla, KD, ...) under the same conditions and seeds, "
               "so there is something to compare with (a fresh board, a reduced budget or data limit).")
 @run_options
-def compare(suite: str, spec: str, hparams: str, with_baselines: bool, **kwargs) -> None:
+def compare(suite: str, spec: str, hparams: str, with_baselines: bool, verbose: bool, **kwargs) -> None:
     """Train a distiller under SUITE's locked recipe, reference students and seeds; rank it against the board.
 
     Its rows join the leaderboard as method `user:NAME`; the table shows its delta against every measured
@@ -420,7 +431,9 @@ def compare(suite: str, spec: str, hparams: str, with_baselines: bool, **kwargs)
                          description=f"user distiller {spec}")
     baselines = _fixed_methods(suite)
     options = _options(**kwargs, methods=baselines if with_baselines else ())
-    result = run_suite(suite, options, log=lambda line: click.echo(line, err=True), extra=method)
+    progress = _progress(verbose)
+    result = run_suite(suite, options, log=lambda line: click.echo(line, err=True), extra=method, progress=progress)
+    progress.close()
     board = load_board(result.board_path.with_suffix(".json"))
     for row in result.rows:
         deltas = compare_rows(row, board)

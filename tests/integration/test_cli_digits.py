@@ -70,6 +70,18 @@ def test_run_prints_and_writes_a_leaderboard(finished_run) -> None:
     assert "Track `cnn`" in markdown and "Teacher `digits_cnn_teacher`" in markdown
 
 
+def test_a_run_shows_one_status_per_job_and_keeps_every_evaluation_in_its_log(finished_run) -> None:
+    tmp, result = finished_run
+    assert re.search(r"^\[cnn/kd/0\] done in \d+:\d\d: test top-1 \d+\.\d\d%$", result.stderr, re.M)
+    assert re.search(r"^\[cnn/uniads/1\] search \d+% of [0-9.e-]+ h budget, \d+ evals", result.stderr, re.M)
+    assert " ep: top-1 " not in result.stderr  # evaluation lines only with --verbose
+    [run_log] = (tmp / "runs").glob("*/run.log")
+    evaluations = [line for line in run_log.read_text().splitlines() if " ep: top-1 " in line]
+    [journal] = (tmp / "runs").glob("*/journal.jsonl")
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert len(evaluations) == sum(r["type"] == "evaluation" for r in records) > 0
+
+
 def test_run_directory_holds_config_journal_summary(finished_run) -> None:
     tmp, _ = finished_run
     (run_dir,) = list((tmp / "runs").iterdir())
@@ -222,8 +234,9 @@ def test_compare_on_a_fresh_board_names_the_command_and_trains_the_baselines_whe
     args = ["compare", "digits", "--distiller", f"{plugin}:MyKD", "--seeds", "0,1", "--budget-scale", "0.3",
             "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(boards), "--cache-dir", str(tmp / "cache"),
             "--deterministic"]
-    alone = cli(*args, cwd=tmp_path)
+    alone = cli(*args, "--verbose", cwd=tmp_path)
     assert alone.returncode == 0, alone.stderr[-3000:]
+    assert "[cnn/user:MyKD/1/final] " in alone.stderr  # --verbose: every evaluation's line
     assert "no measured rows on " in alone.stdout and "budget scale 0.3" in alone.stdout
     assert (f"uniads-bench run digits --tracks cnn --methods vanilla,kd --seeds 0,1 --budget-scale 0.3 "
             f"--leaderboard-dir {boards}") in alone.stdout

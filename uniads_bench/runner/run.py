@@ -43,11 +43,13 @@ from uniads_bench.runner.executors import Executor, InlineExecutor, Outcome, mak
 from uniads_bench.runner.failures import FailureBudget, SearchAborted
 from uniads_bench.runner.journal import Journal
 from uniads_bench.runner.options import RunOptions, pick_device, resolve_suite, set_deterministic
+from uniads_bench.runner.progress import Progress
 from uniads_bench.runner.provenance import provenance
 from uniads_bench.runner.rundir import config_record, prepare_run_dir
 from uniads_bench.runner.signals import RunInterrupted, stop_on_signals
 from uniads_bench.runner.worker import EvalTask, WorkerSpec, adopt_context
 from uniads_bench.search import Ask, SearchSetup, make_searcher
+from uniads_bench.search.base import feasible
 from uniads_bench.search.loop import search_loop
 from uniads_bench.search.metrics import hypervolume, normalised_points
 from uniads_bench.space import track_space
@@ -76,12 +78,13 @@ class Runner:
     """
 
     def __init__(self, suite: Suite, options: RunOptions, run_dir: Path, log: Log,
-                 methods: Mapping[str, Method] | None = None) -> None:
+                 methods: Mapping[str, Method] | None = None, progress: Progress | None = None) -> None:
         self.suite = suite
         self.methods = dict(methods or {})
         self.options = options
         self.run_dir = run_dir
-        self.log = log
+        self.progress = progress
+        self._user_log = progress.message if progress is not None else log
         self.journal = Journal(run_dir / "journal.jsonl")
         self.replay = {r.key: r for r in self.journal.read() if not isinstance(r, RetryRecord)}
         self.device = pick_device(options.device)
@@ -89,6 +92,15 @@ class Runner:
         self.spec = WorkerSpec(suite, options.data_dir, options.cache_dir.expanduser(), options.data_limit,
                                options.deterministic, compile_final=options.compile, precision=options.precision)
         self.executor: Executor = InlineExecutor(self.spec, str(self.device))
+
+    def log(self, line: str) -> None:
+        """A message for the user, also kept in the run directory's ``run.log``."""
+        self._append_log(line)
+        self._user_log(line)
+
+    def _append_log(self, line: str) -> None:
+        with open(self.run_dir / "run.log", "a", encoding="utf-8") as log_file:
+            log_file.write(line + "\n")
 
     def run(self, data: DatasetArrays) -> RunResult:
         prov = provenance(self.device, self.suite.config_hash())
@@ -119,6 +131,8 @@ class Runner:
         adopt_context(self.spec, ctx)
         cost = FlopCost(self.profile.flops_per_second, count_flops(ctx.teacher, ctx.input_shape))
         jobs = [(name, seed) for name in self.suite.methods for seed in self.suite.seeds]
+        if self.progress is not None:
+            self.progress.expect(len(jobs))
         outcomes = self._run_jobs(jobs, lambda job: self._seed_outcome(ctx, cost, *job))
         if isinstance(self.executor, InlineExecutor):
             self.log(f"[{ctx.name}] teacher cache: {ctx.cache.stats()}")
@@ -168,6 +182,9 @@ class Runner:
         volume: float | None = None
         evaluations = 0
         wall = 0.0
+        fixed = isinstance(method, FixedMethod)
+        if self.progress is not None:
+            self.progress.start(prefix, None if fixed else self.suite.search.budget_gpu_hours)
         if isinstance(method, FixedMethod):
             hparams = {**method.hparams, **track.method_hparams.get(name, {})}
             chosen: Candidate | None = Candidate.make(ctx.family.reference, method.distiller, hparams)
@@ -177,9 +194,15 @@ class Runner:
             spent, evaluations = ledger.spent_gpu_hours, ledger.evaluations
             if chosen is None:
                 self.log(f"[{prefix}] no feasible candidate within the budget; seed has no final result")
+                if self.progress is not None:
+                    self.progress.finish(prefix, "no feasible candidate")
                 return SeedOutcome(None, spent, evaluations, wall, volume)
+        if self.progress is not None:
+            self.progress.final(prefix, ctx.recipe.epochs)
         [final] = self._evaluate(ctx, [f"{prefix}/final"], [Ask(chosen, Fidelity(ctx.recipe.epochs), False)], seed,
                                  "final", None)
+        if self.progress is not None:
+            self.progress.finish(prefix, f"test top-1 {final.top1:.2f}%" if final.ok else final.status)
         return SeedOutcome(final, spent, evaluations, wall + final.wall_seconds, volume)
 
     def _search(self, ctx: TrackContext, method: Any, seed: int, ledger: BudgetLedger,
@@ -280,8 +303,15 @@ class Runner:
                                                  ask.guard, charge, ledger.spent_gpu_hours if ledger else 0.0,
                                                  result))
         status = "" if result.ok else f" [{result.status}: {result.reason}]"
-        self.log(f"[{key}] {ask.candidate.describe()} {ask.fidelity.epochs} ep: top-1 {result.top1:.2f}%"
-                 f"{status} ({result.wall_seconds:.1f}s{', journal' if outcome is None else ''})")
+        line = (f"[{key}] {ask.candidate.describe()} {ask.fidelity.epochs} ep: top-1 {result.top1:.2f}%"
+                f"{status} ({result.wall_seconds:.1f}s{', journal' if outcome is None else ''})")
+        self._append_log(line)
+        if self.progress is None:
+            self._user_log(line)
+        else:
+            cap = self.suite.track(ctx.name).param_cap
+            self.progress.evaluation(key, line, phase, ledger.spent_gpu_hours if ledger else 0.0,
+                                     ask.fidelity.epochs, result.top1, feasible(result, cap))
         return result
 
 
@@ -334,10 +364,12 @@ def failed_rows_error(result: RunResult) -> RunHasFailedRows | None:
                             [f"{r.track}/{r.method}: {r.status}" for r in failed])
 
 
-def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | None = None) -> RunResult:
+def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | None = None,
+              progress: Progress | None = None) -> RunResult:
     """Validate everything, then run the suite `name` (or resume it) and publish its leaderboard.
 
     Args:
+        progress: the live status of the run's jobs; without one every evaluation's line goes to `log`.
         extra: a method that is not registered (`compare`'s user distiller); the run then trains it and only the
             suite's methods that `options.methods` names (none when it names none).
     """
@@ -359,7 +391,7 @@ def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | 
     with stop_on_signals(), run_lock(run_dir):
         remove_stale_temps(run_dir)  # a killed run's half-written summary or board
         try:
-            result = Runner(suite, options, run_dir, log, {extra.name: extra} if extra else None).run(data)
+            result = Runner(suite, options, run_dir, log, {extra.name: extra} if extra else None, progress).run(data)
         except RunInterrupted as exc:
             raise RunInterrupted(exc.signum, run_dir) from None
     log(f"finished in {time.perf_counter() - started:.0f}s")
