@@ -101,7 +101,7 @@ BAD_INPUT = [
      "search.budget_gpu_hours: must be >= 0"),
     ("bad-failure-share", lambda t: ["run", suite_file(t, "[search]", "[search]\nmax_failure_share = 1.5")],
      "search.max_failure_share: must be in [0, 1]"),
-    ("duplicate-seeds", lambda t: ["run", suite_file(t, "seeds = [0, 1, 2]", "seeds = [1, 1]")],
+    ("duplicate-seeds", lambda t: ["run", suite_file(t, "seeds = [0, 1, 2, 3, 4]", "seeds = [1, 1]")],
      "seeds: duplicate seeds"),
     ("unknown-method", lambda t: ["run", suite_file(t, '"uniads"]', '"kdd"]')], "unknown method 'kdd'"),
     ("unknown-method-variant", lambda t: ["run", suite_file(t, '"uniads"]', '"uniads:no-nsga"]')],
@@ -242,7 +242,7 @@ class Validated(Exception):
     """Raised by the stand-in for `run_suite` once the options passed validation."""
 
 
-def validate_only(name: str, options: RunOptions, log: Any = None, extra: Any = None) -> None:
+def validate_only(name: str, options: RunOptions, log: Any = None, extra: Any = None, progress: Any = None) -> None:
     resolve_suite(load_suite(name), options)
     raise Validated
 
