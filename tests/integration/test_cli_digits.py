@@ -33,8 +33,9 @@ def small_suite(tmp: Path) -> str:
 
 
 def run_args(tmp: Path) -> list[str]:
-    return ["--budget-scale", SCALE, "--seeds", SEEDS, "--out", str(tmp / "runs"), "--leaderboard-dir",
-            str(tmp / "boards"), "--cache-dir", str(tmp / "cache"), "--deterministic"]
+    """The `cnn` track only: `test_the_equal_parameter_track_...` runs `cnn-equal`, so each test stays short."""
+    return ["--tracks", "cnn", "--budget-scale", SCALE, "--seeds", SEEDS, "--out", str(tmp / "runs"),
+            "--leaderboard-dir", str(tmp / "boards"), "--cache-dir", str(tmp / "cache"), "--deterministic"]
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +50,10 @@ def test_run_prints_and_writes_a_leaderboard(finished_run) -> None:
     tmp, result = finished_run
     table_methods = {cell.strip() for line in result.stdout.splitlines() if line.startswith("|")
                      for cell in line.split("|")[2:3]}
-    assert {"vanilla", "kd", "random", "uniads"} <= table_methods
+    assert {"vanilla", "kd", "dkd", "random", "uniads"} <= table_methods
     board = json.loads((tmp / "boards" / "digits.json").read_text())
     rows = {r["method"]: r for r in board["rows"]}
-    assert set(rows) == {"vanilla", "kd", "random", "uniads"}
+    assert set(rows) == {"vanilla", "kd", "dkd", "random", "uniads"}
     for row in rows.values():
         assert row["kind"] == "measured" and row["n"] == 2 and len(row["top1_per_seed"]) == 2
         assert 10.0 < row["top1_mean"] <= 100.0  # better than chance on 10 classes
@@ -94,7 +95,7 @@ def test_run_directory_holds_config_journal_summary(finished_run) -> None:
     assert ends["random"]["chosen"] is not None
     assert {e["stop_reason"] for e in ends.values()} <= {"budget", "exhausted", "max_evaluations"}
     finals = [r for r in records if r["phase"] == "final"]
-    assert len(finals) == 8  # 4 methods x 2 seeds
+    assert len(finals) == 10  # 5 methods x 2 seeds
     rungs = {r["epochs"] for r in records if r["key"].startswith("cnn/uniads/") and r["phase"] == "search"}
     assert len(rungs) > 1  # successive halving trained candidates at more than one fidelity
     assert all("charge_gpu_hours" in r and "wall_seconds" in r["result"] for r in records)
@@ -124,8 +125,8 @@ def test_interrupted_run_resumes_to_the_same_leaderboard(finished_run, tmp_path)
     (partial / "config.json").write_text((run_dir / "config.json").read_text())
     # The run was killed mid-way: half the journal, and a torn record at its end.
     (partial / "journal.jsonl").write_text("".join(lines[: len(lines) // 2]) + lines[len(lines) // 2][:40])
-    args = ["--budget-scale", SCALE, "--seeds", SEEDS, "--out", str(tmp_path / "runs"), "--leaderboard-dir",
-            str(tmp_path / "boards"), "--cache-dir", str(tmp / "cache"), "--deterministic"]
+    args = ["--tracks", "cnn", "--budget-scale", SCALE, "--seeds", SEEDS, "--out", str(tmp_path / "runs"),
+            "--leaderboard-dir", str(tmp_path / "boards"), "--cache-dir", str(tmp / "cache"), "--deterministic"]
     result = cli("run", small_suite(tmp), *args, "--resume", str(partial), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "torn last line" in result.stderr
@@ -140,7 +141,7 @@ def test_search_ablations_run_as_methods_of_a_suite(finished_run, tmp_path) -> N
     tmp, _ = finished_run
     suite = Path(small_suite(tmp_path))
     suite.write_text(suite.read_text().replace('"uniads"]', '"uniads", "uniads:no-rejection", "uniads:no-halving"]'))
-    result = cli("run", str(suite), "--budget-scale", SCALE, "--seeds", "0", "--methods",
+    result = cli("run", str(suite), "--tracks", "cnn", "--budget-scale", SCALE, "--seeds", "0", "--methods",
                  "uniads:no-rejection,uniads:no-halving", "--out", str(tmp_path / "runs"), "--leaderboard-dir",
                  str(tmp_path / "boards"), "--cache-dir", str(tmp / "cache"), "--deterministic", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -215,7 +216,7 @@ def test_compare_a_plugin_distiller_against_the_board(finished_run) -> None:
                  *run_args(tmp), cwd=tmp)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "user:MyKD top-1" in result.stdout
-    for method in ("vanilla", "kd", "random", "uniads"):
+    for method in ("vanilla", "kd", "dkd", "random", "uniads"):
         assert f"| {method}" in result.stdout
     assert "Welch p" in result.stdout
     rows = {r["method"] for r in json.loads((tmp / "boards" / "digits.json").read_text())["rows"]}
@@ -231,21 +232,22 @@ def test_compare_on_a_fresh_board_names_the_command_and_trains_the_baselines_whe
     plugin = tmp_path / "my_kd.py"
     plugin.write_text(PLUGIN)
     boards = tmp_path / "fresh"
-    args = ["compare", "digits", "--distiller", f"{plugin}:MyKD", "--seeds", "0,1", "--budget-scale", "0.3",
+    args = ["compare", "digits", "--distiller", f"{plugin}:MyKD", "--tracks", "cnn", "--seeds", "0,1",
+            "--budget-scale", "0.3",
             "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(boards), "--cache-dir", str(tmp / "cache"),
             "--deterministic"]
     alone = cli(*args, "--verbose", cwd=tmp_path)
     assert alone.returncode == 0, alone.stderr[-3000:]
     assert "[cnn/user:MyKD/1/final] " in alone.stderr  # --verbose: every evaluation's line
     assert "no measured rows on " in alone.stdout and "budget scale 0.3" in alone.stdout
-    assert (f"uniads-bench run digits --tracks cnn --methods vanilla,kd --seeds 0,1 --budget-scale 0.3 "
+    assert (f"uniads-bench run digits --tracks cnn --methods vanilla,kd,dkd --seeds 0,1 --budget-scale 0.3 "
             f"--leaderboard-dir {boards}") in alone.stdout
     together = cli(*args, "--with-baselines", cwd=tmp_path)
     assert together.returncode == 0, together.stderr[-3000:]
-    assert re.search(r"\| vanilla +\|", together.stdout) and re.search(r"\| kd +\|", together.stdout)
+    assert all(re.search(rf"\| {m} +\|", together.stdout) for m in ("vanilla", "kd", "dkd"))
     assert "Welch p" in together.stdout and "no measured rows" not in together.stdout
     rows = json.loads((boards / "digits.json").read_text())["rows"]
-    assert {r["method"] for r in rows if r["kind"] == "measured"} == {"user:MyKD", "vanilla", "kd"}
+    assert {r["method"] for r in rows if r["kind"] == "measured"} == {"user:MyKD", "vanilla", "kd", "dkd"}
     assert {r["budget_scale"] for r in rows if r["kind"] == "measured"} == {0.3}
 
 def _readiness(doctor: str, suite: str, needs: str) -> list[str]:
@@ -309,3 +311,22 @@ def test_listing_the_suites_imports_no_torch() -> None:
              "print(sorted(m for m in ('torch', 'torchvision', 'ray', 'datasets') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_the_equal_parameter_track_searches_uniads_genes_from_kd_within_the_reference_size(finished_run,
+                                                                                           tmp_path) -> None:
+    tmp, _ = finished_run
+    result = cli("run", "digits", "--tracks", "cnn-equal", "--methods", "kd,uniads", "--seeds", "0",
+                 "--budget-scale", SCALE, "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(tmp_path / "b"),
+                 "--cache-dir", str(tmp / "cache"), "--deterministic", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {r["method"]: r for r in json.loads((tmp_path / "b" / "digits.json").read_text())["rows"]}
+    assert rows["uniads"]["params"] <= rows["kd"]["params"] == 1442  # the cap is the reference student
+    [journal] = (tmp_path / "runs").glob("*/journal.jsonl")
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    [end] = [r for r in records if r["type"] == "search"]
+    kd_like = "uniads[depth=1 width=8 alpha=0.5 distance=kl knowledge=logits tau=4.0 transform=identity weight=0.5]"
+    assert end["state"]["known"] == [kd_like]  # KD, as the nearest point of the track's UniADS grid
+    first = next(r for r in records if r["type"] == "evaluation" and r["phase"] == "search")
+    assert first["candidate"]["hparams"] == {"alpha": 0.5, "distance": "kl", "knowledge": "logits", "tau": 4.0,
+                                             "transform": "identity", "weight": 0.5}

@@ -33,7 +33,7 @@ def tiny_suite(tmp: Path, table: str = "genes = {}\nseeds = [0]") -> Path:
     budget that ends every search before it has seen the whole space, and a table grid over all of it."""
     text = resources.files("uniads_bench.suites").joinpath("digits.toml").read_text()
     for old, new in [("budget_gpu_hours = 0.0005 ", "budget_gpu_hours = 0.00004 "), ("epochs = 10 ", "epochs = 3 "),
-                     ('methods = ["vanilla", "kd", "random", "uniads"]', f"methods = {json.dumps(SEARCHERS)}"),
+                     ('methods = ["vanilla", "kd", "dkd", "random", "uniads"]', f"methods = {json.dumps(SEARCHERS)}"),
                      ("temperature = [1.0, 2.0, 4.0, 8.0, 16.0]", "temperature = [1.0, 4.0]"),
                      ("kd_weight = [0.1, 0.5, 0.9, 2.0, 5.0]", "kd_weight = [0.5]"),
                      ("ce_weight = [0.1, 0.5, 1.0]", "ce_weight = [1.0]")]:

@@ -29,7 +29,7 @@ def crashing_suite(tmp_path: Path) -> Path:
     text = resources.files("uniads_bench.suites").joinpath("digits.toml").read_text()
     text = text[: text.index("[tracks.space.distill]")]
     for old, new in (('distiller = "kd"', f'distiller = "{tmp_path / "crash.py"}:Crash"'),
-                     ('methods = ["vanilla", "kd", "random", "uniads"]', 'methods = ["random"]'),
+                     ('methods = ["vanilla", "kd", "dkd", "random", "uniads"]', 'methods = ["random"]'),
                      ("[search]", "[search]\nfailure_window = 4")):
         assert old in text
         text = text.replace(old, new, 1)

@@ -73,3 +73,23 @@ def test_teacher_none_for_teacherless_distillers() -> None:
             student = random_taps(STUDENT, generator)
             terms = distiller(student, None, torch.zeros(BATCH, dtype=torch.long), Progress(0.0, 1))
             assert set(terms) == {"ce"}
+
+
+@pytest.mark.parametrize("hparams", [{"temperature": 4.0, "ce_weight": 0.1, "kd_weight": 0.9},
+                                     {"temperature": 2.0, "ce_weight": 1.0, "kd_weight": 5.0}])
+def test_uniads_expresses_kd_exactly(hparams: dict) -> None:
+    """KD as a point of UniADS's space gives KD's loss to the last bit of float32 rounding."""
+    generator = torch.Generator().manual_seed(3)
+    student, teacher = random_taps(STUDENT, generator), random_taps(STUDENT, generator)
+    target = torch.randint(0, STUDENT.num_classes, (BATCH,), generator=generator)
+    expressed = get_distiller("uniads").express("kd", hparams)
+    progress = Progress(1.0, 10)
+    kd = sum(build_distiller("kd", STUDENT, STUDENT, hparams)(student, teacher, target, progress).values())
+    uniads = sum(build_distiller("uniads", STUDENT, STUDENT, expressed)(student, teacher, target, progress).values())
+    assert float(uniads) == pytest.approx(float(kd), rel=1e-6)
+
+
+def test_every_distiller_expresses_itself_and_nothing_it_cannot() -> None:
+    for name in list_distillers():
+        assert get_distiller(name).express(name, {"x": 1}) == {"x": 1}
+    assert get_distiller("kd").express("dkd", {}) is None and get_distiller("uniads").express("dkd", {}) is None

@@ -101,3 +101,16 @@ def test_a_sampled_table_is_described_but_not_searched(tmp_path) -> None:
     (directory / "manifest.json").write_text(json.dumps({**manifest, "sampled": True}))
     with pytest.raises(UserError, match="stratified sample"):
         TableEvaluator(load_table(directory), 0, {})
+
+
+@pytest.mark.parametrize("manifest", sorted(Path(__file__).resolve().parents[2].glob("tables/*/manifest.json")),
+                         ids=lambda p: p.parent.name)
+def test_a_committed_table_records_the_known_points_a_build_would(manifest: Path) -> None:
+    from uniads_bench.config import load_suite
+    from uniads_bench.runner.table import known_json
+
+    recorded = json.loads(manifest.read_text())
+    table = load_table(manifest.parent)
+    assert recorded["known"] == known_json(table.space, load_suite(recorded["suite"]), recorded["track"])
+    assert [c.id for c in TableEvaluator(table, 0, {}).known] == [
+        Candidate.from_json(k["candidate"]).id for k in recorded["known"]]

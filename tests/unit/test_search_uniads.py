@@ -148,3 +148,17 @@ def test_no_copies_reach_nsga2_survival_after_the_shrinking_repair() -> None:
             assert len(ids) == len(set(ids)), f"copies in generation {searcher.algorithm.n_gen}"
             populations += 1
     assert populations > 20
+
+
+@pytest.mark.parametrize("start", [True, False])
+def test_the_first_generation_starts_from_the_known_points_unless_switched_off(start: bool) -> None:
+    """The suite's hand-designed methods enter the initial population (then compete on their merit)."""
+    evaluator = make_evaluator("synthetic:rugged", seed=0)
+    known = (evaluator.space.sample(np.random.default_rng(11)), evaluator.space.sample(np.random.default_rng(12)))
+    setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs, np.random.default_rng(5),
+                        {"pop_size": 9, "start_from_known": start}, known)
+    searcher = UniADSSearch(setup)
+    asks = searcher.ask()
+    assert len(asks) == 9 and {a.fidelity.epochs for a in asks} == {3}  # the lowest rung, like every member
+    assert ([a.candidate for a in asks[:2]] == list(known)) is start
+    assert searcher.state()["known"] == ([c.describe() for c in known] if start else [])

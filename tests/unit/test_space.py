@@ -31,3 +31,31 @@ def test_space_contains_reference_and_samples_by_seed() -> None:
     assert len(many) > 40
     width = next(g for g in space.genes if g.name == "width")
     assert 8 in width.options  # the reference student is a point of the space
+
+
+def test_nearest_snaps_numbers_in_log_scale_and_refuses_what_the_space_cannot_hold() -> None:
+    from uniads_bench.space.space import Gene, Space
+
+    space = Space((Gene("width", "arch", (4, 8, 16)), Gene("weight", "distill", (0.5, 2.0, 8.0)),
+                   Gene("transform/distance", "distill", ("identity/kl", "softmax/l2"))), "uniads")
+    point = space.nearest({"width": 8, "weight": 0.9, "transform": "identity", "distance": "kl"})
+    assert point is not None and point.arch_dict == {"width": 8}
+    assert point.hparams_dict == {"weight": 0.5, "transform": "identity", "distance": "kl"}  # 0.9: nearer 0.5
+    assert space.nearest({"width": 8, "weight": 1.1, "transform": "identity", "distance": "kl"}).hparams_dict[
+        "weight"] == 2.0
+    assert space.nearest({"width": 8, "weight": 1.0, "transform": "tanh", "distance": "l1"}) is None
+    assert space.nearest({"width": 8, "transform": "identity", "distance": "kl"}) is None  # a gene unset
+
+
+def test_the_digits_tracks_start_from_kd_on_the_reference_student() -> None:
+    from uniads_bench.config import load_suite
+    from uniads_bench.space import known_points, track_space
+
+    suite = load_suite("digits")
+    points = {t.name: known_points(track_space(t), t, suite) for t in suite.tracks}
+    [(method, exact)] = points["cnn"]  # vanilla and DKD are not points of a KD space
+    assert method == "kd" and exact.hparams_dict == {"temperature": 4.0, "ce_weight": 0.1, "kd_weight": 0.9}
+    [(method, like)] = points["cnn-equal"]
+    assert method == "kd" and like.arch_dict == {"width": 8, "depth": 1}
+    assert like.hparams_dict == {"knowledge": "logits", "transform": "identity", "distance": "kl", "tau": 4.0,
+                                 "weight": 0.5, "alpha": 0.5}  # KD's 0.9 and 0.1, snapped to the grid's options

@@ -67,6 +67,15 @@ class Distiller(nn.Module):
         return frozenset()
 
     @classmethod
+    def express(cls, distiller: str, hparams: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Hyperparameters of this distiller that build the same loss as `distiller` with `hparams`, or None.
+
+        How a hand-designed method becomes a point of a searched space (UniADS starts from them): every
+        distiller expresses itself; a general one (``uniads``) may express others exactly (KD).
+        """
+        return dict(hparams) if distiller == cls.name else None
+
+    @classmethod
     def needs_for(cls, hparams: Mapping[str, Any]) -> frozenset[str]:
         """Teacher taps that an instance built with `hparams` reads.
 

@@ -162,6 +162,16 @@ class UniADSLoss(Distiller):
         return frozenset() if tempered else frozenset({"tau"})
 
     @classmethod
+    def express(cls, distiller: str, hparams: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Itself, and Hinton KD exactly: ``ce_weight * CE + kd_weight * T^2 * KL`` is knowledge ``logits``,
+        ``identity/kl`` at tau T, weight ``kd_weight`` and alpha ``ce_weight``."""
+        if distiller == "kd":
+            return {"knowledge": "logits", "transform": "identity", "distance": "kl",
+                    "tau": float(hparams.get("temperature", 4.0)), "weight": float(hparams.get("kd_weight", 0.9)),
+                    "alpha": float(hparams.get("ce_weight", 0.1))}
+        return super().express(distiller, hparams)
+
+    @classmethod
     def needs_for(cls, hparams: Mapping[str, Any]) -> frozenset[str]:
         """Only the sources named by the `knowledge` gene."""
         return frozenset(str(hparams.get("knowledge", "logits")).split("+")) & cls.needs

@@ -52,7 +52,7 @@ from uniads_bench.search import Ask, SearchSetup, make_searcher
 from uniads_bench.search.base import feasible
 from uniads_bench.search.loop import search_loop
 from uniads_bench.search.metrics import hypervolume, normalised_points
-from uniads_bench.space import track_space
+from uniads_bench.space import known_points, track_space
 from uniads_bench.teachers import TeacherRecord
 
 Log = Callable[[str], None]
@@ -78,9 +78,11 @@ class Runner:
     """
 
     def __init__(self, suite: Suite, options: RunOptions, run_dir: Path, log: Log,
-                 methods: Mapping[str, Method] | None = None, progress: Progress | None = None) -> None:
+                 methods: Mapping[str, Method] | None = None, progress: Progress | None = None,
+                 known: Mapping[str, tuple[Candidate, ...]] | None = None) -> None:
         self.suite = suite
         self.methods = dict(methods or {})
+        self.known = dict(known or {})  # per track: the hand-designed points its searches may start from
         self.options = options
         self.run_dir = run_dir
         self.progress = progress
@@ -211,7 +213,8 @@ class Runner:
         at the top fidelity, normalised as in `search.metrics`)."""
         track = self.suite.track(ctx.name)
         setup = SearchSetup(track_space(track), track.param_cap, self.suite.search.epochs,
-                            numpy_generator(seed, "search", track.name, method.name), dict(method.options))
+                            numpy_generator(seed, "search", track.name, method.name), dict(method.options),
+                            self.known.get(track.name, ()))
         searcher = make_searcher(method.searcher, setup)
         failures = FailureBudget(self.suite.search.max_failure_share, self.suite.search.failure_window)
 
@@ -373,7 +376,9 @@ def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | 
         extra: a method that is not registered (`compare`'s user distiller); the run then trains it and only the
             suite's methods that `options.methods` names (none when it names none).
     """
-    suite = resolve_suite(load_suite(name), options)
+    declared = load_suite(name)
+    suite = resolve_suite(declared, options)
+    known = {t.name: tuple(c for _, c in known_points(track_space(t), t, declared)) for t in suite.tracks}
     if extra is not None:
         suite = dataclasses.replace(suite, methods=(extra.name, *(suite.methods if options.methods else ())))
     pick_device(options.device)
@@ -391,7 +396,8 @@ def run_suite(name: str, options: RunOptions, log: Log = print, extra: Method | 
     with stop_on_signals(), run_lock(run_dir):
         remove_stale_temps(run_dir)  # a killed run's half-written summary or board
         try:
-            result = Runner(suite, options, run_dir, log, {extra.name: extra} if extra else None, progress).run(data)
+            result = Runner(suite, options, run_dir, log, {extra.name: extra} if extra else None, progress,
+                            known).run(data)
         except RunInterrupted as exc:
             raise RunInterrupted(exc.signum, run_dir) from None
     log(f"finished in {time.perf_counter() - started:.0f}s")

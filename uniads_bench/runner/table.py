@@ -43,7 +43,7 @@ from uniads_bench.runner.worker import adopt_context
 from uniads_bench.search import Ask
 from uniads_bench.search.halving import HalvingSchedule
 from uniads_bench.search.tables import COLUMNS, TABLE_FORMAT, sha256_file
-from uniads_bench.space import track_space
+from uniads_bench.space import known_points, track_space
 from uniads_bench.space.grid import grid_points, grid_space, settings_count, space_to_json
 from uniads_bench.space.space import Space
 
@@ -174,10 +174,18 @@ def _prepare_out(out: Path, record: dict[str, Any]) -> None:
                         "write to") from exc
 
 
+def known_json(space: Space, declared: Suite, track_name: str) -> list[dict[str, Any]]:
+    """The fixed methods of the suite as declared, as points of the table's grid (`space.known_points`): what a
+    search replayed on the table starts from, as a real search of the track does."""
+    return [{"method": name, "candidate": candidate.to_json()}
+            for name, candidate in known_points(space, declared.track(track_name), declared)]
+
+
 def build_table(suite_name: str, track_name: str, options: RunOptions, out: Path, command: str,
                 log: Callable[[str], None] = print) -> Path:
     """Validate, then build (or resume) the table of `track_name` into `out`; returns the table directory."""
-    suite = resolve_suite(load_suite(suite_name), dataclasses.replace(options, tracks=(track_name,)))
+    declared = load_suite(suite_name)
+    suite = resolve_suite(declared, dataclasses.replace(options, tracks=(track_name,)))
     suite = dataclasses.replace(suite, methods=())
     plan = table_plan(suite, track_name)
     data = load_arrays(suite, options.data_dir, options.data_limit)
@@ -208,6 +216,7 @@ def build_table(suite_name: str, track_name: str, options: RunOptions, out: Path
             "max_points": plan.track.table.max_points if plan.track.table else 0,
             "budget_gpu_hours": suite.search.budget_gpu_hours, "cost": cost, "rows": len(records),
             "training_seconds": round(sum(r.result.wall_seconds for r in records), 1),
+            "known": known_json(plan.space, declared, track_name),
             "sha256": {"table.csv": sha256_file(out / "table.csv")},
             "provenance": provenance(builder.device, suite.config_hash()), "command": command})
     log(f"table written: {out / 'table.csv'} ({len(records)} rows, {time.perf_counter() - started:.0f}s)")

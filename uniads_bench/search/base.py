@@ -39,13 +39,15 @@ class Observation:
 
 @dataclass(frozen=True)
 class SearchSetup:
-    """What every searcher is built from: the space, the constraint, the top fidelity and its generator."""
+    """What every searcher is built from: the space, the constraint, the top fidelity and its generator, and
+    `known`: the suite's hand-designed methods as points of the space, which a searcher may start from."""
 
     space: Space
     param_cap: int
     max_epochs: int
     rng: np.random.Generator
     options: dict[str, Any]
+    known: tuple[Candidate, ...] = ()
 
 
 class Searcher(Protocol):

@@ -355,8 +355,10 @@ def run_offline_search(method_name: str, evaluator_spec: str, budget: float, see
     evaluator = make_evaluator(evaluator_spec, seed)
     # A table's searches draw from the stream a real search of its track draws from, so they ask alike.
     stream = evaluator.track if isinstance(evaluator, TableEvaluator) else evaluator_spec
+    known = evaluator.known if isinstance(evaluator, TableEvaluator) else ()
     setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs,
-                        numpy_generator(seed, "search", stream, method_name), {**method.options, **(options or {})})
+                        numpy_generator(seed, "search", stream, method_name), {**method.options, **(options or {})},
+                        known)
     searcher = make_searcher(method.searcher, setup)
     ledger = BudgetLedger(budget, evaluator.cost)
     charges: list[float] = []

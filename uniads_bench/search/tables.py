@@ -216,6 +216,12 @@ class TableEvaluator:
         row = self.rows[(candidate.id, epochs, seed, True)]
         return self.rows.get((candidate.id, epochs, seed, False), row) if not guard else row
 
+    @cached_property
+    def known(self) -> tuple[Candidate, ...]:
+        """The fixed methods of the table's suite as declared, as points of its grid (recorded by the build,
+        `runner.table.known_json`): what a real search of the track starts from."""
+        return tuple(Candidate.from_json(k["candidate"]) for k in self.table.manifest.get("known", ()))
+
     def predicted_params(self, candidate: Candidate) -> int:
         return self.row(candidate, self.max_epochs)["params"]
 

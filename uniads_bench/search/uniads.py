@@ -102,6 +102,7 @@ class UniADSSearch:
         self.schedule = HalvingSchedule.from_options(opts, setup.max_epochs)
         self.shrink = ShrinkWeights(setup.space, float(opts.get("shrink_rate", DEFAULT_SHRINK_RATE)),
                                     float(opts.get("shrink_floor", DEFAULT_SHRINK_FLOOR)))
+        self.start_from_known = bool(opts.get("start_from_known", True))
         self.problem = Problem(vars=pymoo_variables(setup.space), n_obj=2, n_ieq_constr=1)
         dedup = MixedVariableDuplicateElimination()
         self.algorithm = NSGA2(
@@ -157,6 +158,7 @@ class UniADSSearch:
                    for gene in self.setup.space.genes}
         return {"generations": int(self.algorithm.n_gen or 0), "evaluated": len(self.archive),
                 "candidates": len(self.reached), "rungs": list(self.schedule.rungs), "exhausted": self.exhausted,
+                "known": [c.describe() for c in self.setup.known] if self.start_from_known else [],
                 "sampling_weights": weights}
 
     def _next_offspring(self) -> bool:
@@ -168,7 +170,10 @@ class UniADSSearch:
         members = self.algorithm.pop
         taken = ({indices_to_candidate(self.setup.space, x).id for x in members.get("X")}
                  if members is not None and len(members) else set())
-        rows = [self._repair(x, taken) for x in pop.get("X")]
+        X = list(pop.get("X"))
+        if not self.brackets:  # the initial population
+            X = self._start_from_known(X)
+        rows = [self._repair(x, taken) for x in X]
         keep = np.array([row is not None for row in rows], dtype=bool)
         pop = pop[keep]
         rows = [row for row in rows if row is not None]
@@ -176,6 +181,17 @@ class UniADSSearch:
         self.offspring = pop
         self.offspring_candidates = [indices_to_candidate(self.setup.space, x) for x in rows]
         return True
+
+    def _start_from_known(self, X: list[dict[str, int]]) -> list[dict[str, int]]:
+        """The first generation with the setup's known points (the suite's hand-designed methods) in place of
+        as many sampled members, so the search starts at the baselines' level; they then survive halving and
+        NSGA-II on their merit like any other member (option ``start_from_known``, on by default)."""
+        if not self.start_from_known:
+            return X
+        known = [candidate_to_indices(self.setup.space, c) for c in self.setup.known[:len(X)]]
+        ids = {indices_to_candidate(self.setup.space, x).id for x in known}
+        rest = [x for x in X if indices_to_candidate(self.setup.space, x).id not in ids]
+        return known + rest[:len(X) - len(known)]
 
     def _repair(self, indices: dict[str, int], taken: set[str]) -> dict[str, int] | None:
         """The shrinking repair of one offspring that copies no candidate in `taken` (added to it), else the

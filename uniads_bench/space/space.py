@@ -25,7 +25,7 @@ import numpy as np
 from uniads_bench.candidate import Candidate
 
 if TYPE_CHECKING:
-    from uniads_bench.config import Track
+    from uniads_bench.config import Suite, Track
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,21 @@ class Space:
                 values[gene.name] = "/".join(str(fields[n]) for n in names) if len(names) > 1 else fields[gene.name]
         return values
 
+    def nearest(self, fields: Mapping[str, Any]) -> Candidate | None:
+        """The candidate closest to `fields` (architecture, distiller and optimisation fields by name): each
+        numeric gene takes its option nearest in log scale, every other gene the option equal to its value;
+        None when a gene's field is missing or matches no option (the space cannot express the point)."""
+        values = {}
+        for gene in self.genes:
+            names = gene.name.split("/")
+            if not all(name in fields for name in names):
+                return None
+            value = "/".join(str(fields[n]) for n in names) if len(names) > 1 else fields[gene.name]
+            values[gene.name] = _nearest_option(gene, value)
+            if values[gene.name] is None:
+                return None
+        return self.candidate(values)
+
     def size(self) -> int:
         """How many distinct candidates the space holds (settings differing only in inactive genes count once)."""
         distill = [g for g in self.genes if g.group == "distill"]
@@ -110,6 +125,42 @@ def track_space(track: Track) -> Space:
     optim = [Gene(name, "optim", tuple(options)) for name, options in sorted(track.space.optim.items())]
     distiller = get_distiller(track.space.distiller)
     return Space(tuple(arch + distill + optim), track.space.distiller, distiller.inactive_genes)
+
+
+def known_points(space: Space, track: Track, suite: Suite) -> tuple[tuple[str, Candidate], ...]:
+    """The fixed methods `suite` declares that `space` (`track`'s, or a table's grid of it) can express, as
+    (method, candidate) on the track's reference student: the hand-designed starting points of a search
+    (`Distiller.express`, then `Space.nearest`; optimisation genes at the recipe's own values). Methods the
+    space cannot express are left out. `suite` is the suite as declared, before ``--methods`` narrows it, so a
+    search starts from the same points whichever methods a run trains."""
+    from uniads_bench.distill import get_distiller
+    from uniads_bench.methods import FixedMethod, get_method
+    from uniads_bench.models.family import track_family
+
+    searched = get_distiller(space.distiller)
+    recipe = {"lr_mult": 1.0, "weight_decay": suite.recipe.weight_decay}
+    points: dict[str, tuple[str, Candidate]] = {}
+    for name in suite.methods:
+        method = get_method(name)
+        if not isinstance(method, FixedMethod):
+            continue
+        hparams = searched.express(method.distiller, {**method.hparams, **track.method_hparams.get(name, {})})
+        if hparams is None:
+            continue
+        point = space.nearest({**track_family(track).reference, **hparams, **recipe})
+        if point is not None and point.id not in points:
+            points[point.id] = (name, point)
+    return tuple(points.values())
+
+
+def _nearest_option(gene: Gene, value: Any) -> Any:
+    """`value` itself when it is an option; for numbers the nearest option in log scale; else None."""
+    if value in gene.options:
+        return value
+    numbers = [o for o in gene.options if isinstance(o, int | float) and not isinstance(o, bool) and o > 0]
+    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0 or len(numbers) != len(gene.options):
+        return None
+    return min(numbers, key=lambda o: abs(np.log(o / value)))
 
 
 def _options_text(gene: Gene) -> str:
