@@ -474,7 +474,7 @@ def _nothing_to_compare(row, options, baselines: tuple[str, ...]) -> str:
 @click.argument("suite")
 @click.argument("track")
 @click.option("--method", required=True, help="A search method: uniads, an ablation of it (uniads:no-halving, "
-              "uniads:no-shrinking, uniads:no-rejection), random, random+halving, nevergrad:NAME.")
+              "uniads:no-shrinking, uniads:no-rejection, uniads:no-known), random, random+halving, nevergrad:NAME.")
 @click.option("--evaluator", default="real", show_default=True,
               help="real (train on the suite's data), table:DIR[?seed=N] (a tabular benchmark), "
               "replay:TABLE.csv[?opts] or synthetic:NAME.")
