@@ -56,9 +56,10 @@ def run_digits(work: Path, device: str, extra: list[str], methods: str, precisio
     from uniads_bench.journal import EvaluationRecord, SearchEndRecord, read_journal
 
     started = time.perf_counter()
-    done = subprocess.run([*CLI, "digits", "--methods", methods, "--device", device, "--workers", str(workers),
-                           "--precision", precision, "--deterministic", "--out", str(work / "runs"),
-                           "--leaderboard-dir", str(work / "boards"), "--cache-dir", str(work / "cache"), *extra],
+    done = subprocess.run([*CLI, "digits", "--tracks", "cnn", "--methods", methods, "--device", device,
+                           "--workers", str(workers), "--precision", precision, "--deterministic", "--out",
+                           str(work / "runs"), "--leaderboard-dir", str(work / "boards"), "--cache-dir",
+                           str(work / "cache"), *extra],
                           capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     board = work / "boards" / "digits.json"
