@@ -662,8 +662,11 @@ def _given(name: str) -> bool:
 def leaderboard_show(suite: str, leaderboard_dir: Path) -> None:
     """Print SUITE's leaderboard, one table per track."""
     from uniads_bench.leaderboard import render_markdown
+    from uniads_bench.leaderboard.render import budget_unit
 
-    click.echo(render_markdown(suite, _board(suite, leaderboard_dir, committed=not _given("leaderboard_dir"))))
+    rows = _board(suite, leaderboard_dir, committed=not _given("leaderboard_dir"))
+    unit = budget_unit(load_suite(suite, check=False).hardware_profile) if suite in known_suites() else "GPU-h"
+    click.echo(render_markdown(suite, rows, unit=unit))
 
 
 @leaderboard.command("render")

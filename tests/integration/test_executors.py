@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-OPTIONS = ["digits", "--budget-scale", "0.1", "--seeds", "0,1", "--methods", "kd,uniads", "--deterministic"]
+OPTIONS = ["digits", "--tracks", "cnn", "--budget-scale", "0.1", "--seeds", "0,1", "--methods", "kd,uniads",
+           "--deterministic"]
 
 
 def command(out: Path, cache: Path, *extra: str) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-OPTIONS = ["--budget-scale", "0.1", "--seeds", "0", "--methods", "kd,random", "--deterministic"]
+OPTIONS = ["--tracks", "cnn", "--budget-scale", "0.1", "--seeds", "0", "--methods", "kd,random", "--deterministic"]
 Records = list[dict]
 
 

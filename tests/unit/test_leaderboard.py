@@ -114,3 +114,19 @@ def test_a_smoke_run_is_ranked_apart_from_full_budget_rows() -> None:
     assert "vanilla" not in smoke and "90.00" not in full
     full_only = [r for r in rows if r.budget_scale == 1.0]
     assert "Measured on" not in render_markdown("digits", full_only)  # one condition set: one table, as before
+
+
+def test_the_budget_column_names_its_unit_by_the_suites_profile() -> None:
+    from uniads_bench.leaderboard.render import budget_unit
+
+    rows = [measured("random", search_evaluations=12, budget_used_gpu_hours=0.4, budget_declared_gpu_hours=0.5)]
+    cpu = render_markdown("digits", rows, unit=budget_unit("cpu-2core-reference"))
+    assert "search h of cpu-2core-reference used / declared" in cpu and "GPU-h" not in cpu
+    assert "search GPU-h used / declared" in render_markdown("cifar100", rows, unit=budget_unit("gpu-a100"))
+
+
+def test_plot_legends_say_which_split_and_fidelity_each_mark_is() -> None:
+    from uniads_bench.leaderboard.plots import final_label, search_label
+
+    assert search_label("uniads", 40, 477, 10) == "uniads: search, val @10 ep (40 of 477 evaluations)"
+    assert final_label("kd", 3) == "kd: final, test (3 seeds)" and final_label("kd", 1).endswith("(1 seed)")

@@ -161,7 +161,7 @@ def test_run_without_search_methods_gives_an_empty_report(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_analysis_and_plots_of_a_real_digits_run(tmp_path: Path) -> None:
-    args = ["digits", "--budget-scale", "0.3", "--seeds", "0", "--methods", "random,uniads",
+    args = ["digits", "--tracks", "cnn", "--budget-scale", "0.3", "--seeds", "0", "--methods", "random,uniads",
             "--out", str(tmp_path / "runs"), "--leaderboard-dir", str(tmp_path / "boards"),
             "--cache-dir", str(tmp_path / "cache")]
     result = subprocess.run([sys.executable, "-m", "uniads_bench", *args], cwd=tmp_path, capture_output=True,

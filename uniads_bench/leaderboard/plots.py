@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from uniads_bench.journal import JournalRecord
+from uniads_bench.leaderboard.render import budget_unit
 from uniads_bench.leaderboard.searchlog import SearchRun, final_results, search_runs, track_settings
 from uniads_bench.results import EvalResult
 from uniads_bench.search.metrics import anytime, normalised_points
@@ -68,29 +69,44 @@ def pareto_plot(runs: Sequence[SearchRun], param_cap: int, max_epochs: int, path
     finals = finals or {}
     searched = sorted({r.method for r in runs})
     methods = searched + sorted(set(finals) - set(searched))
-    figure = Figure(figsize=(6, 4))
+    figure = Figure(figsize=(8.5, 4))
     ax = figure.add_subplot()
-    for method in methods:
+    for i, method in enumerate(methods):
         colour = _colour(methods, method)
         observations = [o for r in runs if r.method == method for o in r.observations]
         if observations:
             points = normalised_points(observations, param_cap, max_epochs)
             params, top1 = points[:, 1] * param_cap, 100.0 * (1.0 - points[:, 0])
-            ax.scatter(params, top1, s=12, alpha=0.35, color=colour, label=f"{method} (search, {len(points)})")
+            ax.scatter(params, top1, s=12, alpha=0.35, color=colour,
+                       label=search_label(method, len(points), len(observations), max_epochs))
             front = np.flatnonzero(pareto_mask(points))
             order = front[np.argsort(params[front], kind="stable")]
             ax.step(params[order], top1[order], where="post", color=colour, linewidth=1.5)
         if finals.get(method):
-            ax.scatter([r.params for r in finals[method]], [r.top1 for r in finals[method]], marker="*", s=90,
-                       color=colour, edgecolor="black", linewidth=0.5, label=f"{method} (final)")
+            # Fixed methods all train the reference student: their stars are dodged apart, not stacked.
+            dodge = (i - (len(methods) - 1) / 2) * 0.012 * param_cap
+            ax.scatter([r.params + dodge for r in finals[method]], [r.top1 for r in finals[method]], marker="*",
+                       s=90, color=colour, edgecolor="black", linewidth=0.5,
+                       label=final_label(method, len(finals[method])))
     ax.axvline(param_cap, color="grey", linestyle="--", linewidth=1, label="param cap")
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("top-1 %")
+    ax.set_xlabel("parameters (final stars dodged sideways so that none hides another)")
+    ax.set_ylabel("top-1 % (search: validation, final: test)")
     ax.set_title(title or f"Pareto fronts at {max_epochs} epochs (search: val, final: test)", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     figure.tight_layout()
     return _save(figure, path)
+
+
+def search_label(method: str, plotted: int, evaluated: int, max_epochs: int) -> str:
+    """What a Pareto plot's search marks are: validation top-1 of the feasible top-fidelity evaluations, and how
+    many of the method's evaluations those are (the board counts every rung and every rejection)."""
+    return f"{method}: search, val @{max_epochs} ep ({plotted} of {evaluated} evaluations)"
+
+
+def final_label(method: str, seeds: int) -> str:
+    """What a Pareto plot's stars are: the final phase's test top-1, one per seed."""
+    return f"{method}: final, test ({seeds} seed{'s' if seeds != 1 else ''})"
 
 
 def anytime_curves(runs: Sequence[SearchRun], param_cap: int, max_epochs: int,
@@ -109,7 +125,7 @@ def anytime_curves(runs: Sequence[SearchRun], param_cap: int, max_epochs: int,
 
 
 def anytime_plot(runs: Sequence[SearchRun], param_cap: int, max_epochs: int, budget_gpu_hours: float,
-                 path: Path, title: str = "") -> Path:
+                 path: Path, title: str = "", unit: str = "GPU-hours") -> Path:
     """Anytime hypervolume vs budget spent per method: mean over seeds with a band of one standard
     deviation (none for a single seed); the declared budget is a dashed line.
 
@@ -117,7 +133,7 @@ def anytime_plot(runs: Sequence[SearchRun], param_cap: int, max_epochs: int, bud
         `path`.
     """
     grid, curves = anytime_curves(runs, param_cap, max_epochs, budget_gpu_hours)
-    figure = Figure(figsize=(6, 4))
+    figure = Figure(figsize=(8.5, 4))
     ax = figure.add_subplot()
     for method, rows in curves.items():
         colour = _colour(list(curves), method)
@@ -125,11 +141,11 @@ def anytime_plot(runs: Sequence[SearchRun], param_cap: int, max_epochs: int, bud
         ax.plot(grid, mean, color=colour, label=f"{method} (n={len(rows)})")
         ax.fill_between(grid, mean - std, mean + std, color=colour, alpha=0.2, linewidth=0)
     ax.axvline(budget_gpu_hours, color="grey", linestyle="--", linewidth=1, label="budget")
-    ax.set_xlabel("search budget spent (GPU-hours, cost model)")
+    ax.set_xlabel(f"search budget spent ({unit}, cost model)")
     ax.set_ylabel("hypervolume (val error, params / cap)")
     ax.set_title(title or f"Anytime hypervolume at {max_epochs} epochs, mean ± std over seeds", fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     figure.tight_layout()
     return _save(figure, path)
 
@@ -188,5 +204,6 @@ def track_plots(journal_records: Iterable[JournalRecord], config: Mapping[str, A
             stem.name + "-pareto.png"), final_results(records, name), f"{settings.suite} / {name}: accuracy vs params"))
         paths.append(anytime_plot(track_runs, settings.param_cap, settings.max_epochs, settings.budget_gpu_hours,
                                   stem.with_name(stem.name + "-anytime.png"),
-                                  f"{settings.suite} / {name}: anytime hypervolume, mean ± std over seeds"))
+                                  f"{settings.suite} / {name}: anytime hypervolume, mean ± std over seeds",
+                                  budget_unit(config["suite"].get("hardware_profile", "gpu"), long=True)))
     return paths

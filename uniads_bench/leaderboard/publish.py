@@ -7,7 +7,7 @@ from pathlib import Path
 from uniads_bench.config import Suite
 from uniads_bench.durable import atomic_write_json, atomic_write_text, remove_stale_temps
 from uniads_bench.leaderboard.records import LeaderboardRow, reported_rows
-from uniads_bench.leaderboard.render import board_json, load_board, merge_rows, render_markdown
+from uniads_bench.leaderboard.render import board_json, budget_unit, load_board, merge_rows, render_markdown
 from uniads_bench.locks import board_lock
 
 
@@ -39,5 +39,6 @@ def write_board(directory: Path, suite: Suite, rows: list[LeaderboardRow]) -> No
     for name in (f"{suite.name}.json", f"{suite.name}.md"):
         remove_stale_temps(directory, name)
     atomic_write_json(directory / f"{suite.name}.json", board_json(suite.name, rows))
-    text = render_markdown(suite.name, rows, board_header(suite), track_notes(suite))
+    text = render_markdown(suite.name, rows, board_header(suite), track_notes(suite),
+                           budget_unit(suite.hardware_profile))
     atomic_write_text(directory / f"{suite.name}.md", text)

@@ -14,7 +14,16 @@ from uniads_bench.leaderboard.records import LeaderboardRow
 
 HEADERS = ["rank", "method", "student", "params", "MACs", "top-1 % (mean ± std)",
            "best-epoch top-1 % (test-selected)", "n",
-           "search GPU-h used / declared", "evals", "HV", "measured s", "hardware"]
+           "search {unit} used / declared", "evals", "HV", "measured s", "hardware"]
+
+
+def budget_unit(profile: str, long: bool = False) -> str:
+    """The unit of a suite's search budgets, named by its hardware profile: hours of that profile's measured or
+    nominal throughput (a GPU-hour only on a GPU profile)."""
+    gpu = profile.startswith("gpu")
+    if long:
+        return "GPU-hours" if profile == "gpu" else f"hours of {profile}"
+    return "GPU-h" if gpu else f"h of {profile}"
 
 
 def _count(value: int) -> str:
@@ -25,8 +34,9 @@ def _count(value: int) -> str:
     return str(value)
 
 
-def track_table(rows: list[LeaderboardRow]) -> str:
-    """The ranked rows of one track (measured, status ok), by mean top-1, as a Markdown table."""
+def track_table(rows: list[LeaderboardRow], unit: str = "GPU-h") -> str:
+    """The ranked rows of one track (measured, status ok), by mean top-1, as a Markdown table; search budgets
+    in `unit` (`budget_unit`)."""
     measured = sorted((r for r in rows if r.ranked), key=lambda r: (-r.top1_mean, r.params, r.method))
     body = [
         [
@@ -39,7 +49,7 @@ def track_table(rows: list[LeaderboardRow]) -> str:
         ]
         for rank, r in enumerate(measured, start=1)
     ]
-    return tabulate(body, headers=HEADERS, tablefmt="github")
+    return tabulate(body, headers=[h.format(unit=unit) for h in HEADERS], tablefmt="github")
 
 
 def condition_groups(rows: list[LeaderboardRow]) -> list[tuple[tuple[str, float, int, str], list[LeaderboardRow]]]:
@@ -75,9 +85,9 @@ def reported_table(rows: list[LeaderboardRow]) -> str:
 
 
 def render_markdown(suite: str, rows: list[LeaderboardRow], header: str = "",
-                    track_notes: Mapping[str, str] | None = None) -> str:
+                    track_notes: Mapping[str, str] | None = None, unit: str = "GPU-h") -> str:
     """The whole board of a suite: one section per track (with its line of `track_notes`, if any), measured
-    rows first, reported rows apart."""
+    rows first, reported rows apart; search budgets in `unit`."""
     parts = [f"# Leaderboard: {suite}", ""]
     if header:
         parts += [header, ""]
@@ -93,7 +103,7 @@ def render_markdown(suite: str, rows: list[LeaderboardRow], header: str = "",
         for conditions, group in groups:
             if len(groups) > 1:
                 parts += [f"Measured {describe_conditions(conditions)} (ranked only against each other):", ""]
-            parts += [track_table(group), ""]
+            parts += [track_table(group, unit), ""]
         if any(r.kind == "measured" and not r.ranked for r in track_rows):
             parts += ["Not ranked (the final phase did not produce a result):", "", unranked_table(track_rows), ""]
         if any(r.kind == "measured" for r in track_rows):

@@ -31,7 +31,7 @@ from uniads_bench.engine.train import TrackContext, candidate_size
 from uniads_bench.errors import UserError
 from uniads_bench.journal import EvaluationRecord, RetryRecord, SearchEndRecord
 from uniads_bench.leaderboard import LeaderboardRow, load_board, publish_rows, render_markdown
-from uniads_bench.leaderboard.render import track_table, unranked_table
+from uniads_bench.leaderboard.render import budget_unit, track_table, unranked_table
 from uniads_bench.leaderboard.rows import RunConditions, SeedOutcome, measured_row
 from uniads_bench.locks import run_lock
 from uniads_bench.methods import FixedMethod, Method, get_method
@@ -121,10 +121,11 @@ class Runner:
                                                  "rows": [r.to_json() for r in track_rows]}
         finally:
             self.executor.close()
-        table = "\n\n".join(f"{self.suite.name} / {t.name}\n" + _printed_table([r for r in rows if r.track == t.name])
-                            for t in self.suite.tracks)
+        unit = budget_unit(self.suite.hardware_profile)
+        table = "\n\n".join(f"{self.suite.name} / {t.name}\n" + _printed_table([r for r in rows if r.track == t.name],
+                                                                                unit) for t in self.suite.tracks)
         atomic_write_json(self.run_dir / "summary.json", summary)
-        atomic_write_text(self.run_dir / "leaderboard.md", render_markdown(self.suite.name, rows))
+        atomic_write_text(self.run_dir / "leaderboard.md", render_markdown(self.suite.name, rows, unit=unit))
         self._publish(rows, prov)
         return RunResult(self.run_dir, rows, table, self.options.leaderboard_dir / f"{self.suite.name}.md")
 
@@ -345,10 +346,10 @@ def probe_methods(suite: Suite, data: DatasetArrays, extra: Mapping[str, Method]
             probe_distiller(candidate, family, data.num_classes, teacher, x, y)
 
 
-def _printed_table(rows: list[LeaderboardRow]) -> str:
+def _printed_table(rows: list[LeaderboardRow], unit: str) -> str:
     """A track's ranked rows, then those that are not results, as the board shows them."""
     unranked = [r for r in rows if not r.ranked]
-    return track_table(rows) + (f"\nnot ranked:\n{unranked_table(unranked)}" if unranked else "")
+    return track_table(rows, unit) + (f"\nnot ranked:\n{unranked_table(unranked)}" if unranked else "")
 
 
 class RunHasFailedRows(UserError):
