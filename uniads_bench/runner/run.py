@@ -105,6 +105,9 @@ class Runner:
             log_file.write(line + "\n")
 
     def run(self, data: DatasetArrays) -> RunResult:
+        served = sum(isinstance(r, EvaluationRecord) for r in self.replay.values())
+        if served:
+            self.log(f"resuming: {served} evaluations are served from the journal, the rest train now")
         prov = provenance(self.device, self.suite.config_hash())
         atomic_write_json(self.run_dir / "provenance.json", prov)
         rows: list[LeaderboardRow] = []
