@@ -69,8 +69,8 @@ def test_the_family_recipe_is_searched_and_trained_from_one_file(tmp_path: Path)
     space = _cli("space", str(suite), "cnn", cwd=tmp_path)
     assert space.returncode == 0, space.stderr[-2000:]
     assert re.search(r"\| width +\| arch +\| 3, 5, 8 +\|", space.stdout), space.stdout
-    run = _cli("run", str(suite), "--methods", "random", "--seeds", "0", "--budget-scale", "0.3", "--out", "runs",
-               "--leaderboard-dir", "boards", "--cache-dir", "cache", "--deterministic", cwd=tmp_path)
+    run = _cli("run", str(suite), "--tracks", "cnn", "--methods", "random", "--seeds", "0", "--budget-scale", "0.3",
+               "--out", "runs", "--leaderboard-dir", "boards", "--cache-dir", "cache", "--deterministic", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     [row] = json.loads((tmp_path / "boards" / "digits.json").read_text())["rows"]
     assert row["method"] == "random" and row["status"] == "ok"

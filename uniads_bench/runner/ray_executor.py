@@ -51,6 +51,9 @@ def _evaluate_in_ray(spec: WorkerSpec, task: EvalTask) -> EvalResult:
 
 
 def import_ray() -> Any:
+    # No implicit ray.init: a job thread still inside a Ray call when the run stops (and shuts Ray down) would
+    # otherwise start a second, orphaned local instance and hang on it instead of ending (exit 1 after 60 s).
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     try:
         import ray
     except ImportError:
@@ -115,8 +118,13 @@ class RayExecutor:
         if self._closed:
             raise ExecutorClosed("the run is stopping")
         cpus, gpus = self._resources(task.track)
-        return self._remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0,
-                                    name=f"evaluate {task.key}").remote(self._spec_ref, task)
+        try:
+            return self._remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0,
+                                        name=f"evaluate {task.key}").remote(self._spec_ref, task)
+        except Exception as exc:
+            if self._closed:  # Ray was shut down between the check above and the call
+                raise ExecutorClosed("the run is stopping") from exc
+            raise
 
     def evaluate(self, tasks: Sequence[EvalTask]) -> Iterator[tuple[int, Outcome]]:
         lost = (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.NodeDiedError,
@@ -126,7 +134,12 @@ class RayExecutor:
         while running:
             if self._closed:
                 raise ExecutorClosed("the run is stopping")
-            ready, _ = self.ray.wait(list(running), num_returns=1, timeout=CLOSED_POLL_S)
+            try:
+                ready, _ = self.ray.wait(list(running), num_returns=1, timeout=CLOSED_POLL_S)
+            except Exception as exc:
+                if self._closed:
+                    raise ExecutorClosed("the run is stopping") from exc
+                raise
             if not ready:
                 continue
             [ref] = ready
