@@ -143,7 +143,9 @@ class ProcessExecutor:
                 raise ExecutorClosed("the run is stopping")
             try:
                 return self._pool.submit(_run_in_worker, self.spec, task), self._pool
-            except BrokenProcessPool:  # a worker died while idle: no task was lost, start a fresh pool
+            # A worker died while idle, or while this submit was starting a worker (the breaking pool closes
+            # its queues under the spawn: OSError 'handle is closed'). No task was lost: start a fresh pool.
+            except (BrokenProcessPool, OSError):
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._new_pool()
                 return self._pool.submit(_run_in_worker, self.spec, task), self._pool

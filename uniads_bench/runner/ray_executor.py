@@ -18,6 +18,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -73,6 +74,8 @@ class RayExecutor:
         self.on_gpu = device_type == "cuda"
         self._temp_dir: str | None = None
         self._closed = False
+        self._in_flight = threading.Condition()  # guards `_calls`, the Ray calls job threads are inside
+        self._calls = 0
         if ray.is_initialized():  # a caller (a test, a notebook) owns the connection
             self._owns = False
         else:
@@ -114,17 +117,31 @@ class RayExecutor:
         resources = self.spec.suite.track(track).resources
         return resources.cpus, resources.gpus if self.on_gpu else 0.0
 
-    def _submit(self, task: EvalTask) -> Any:
-        if self._closed:
-            raise ExecutorClosed("the run is stopping")
-        cpus, gpus = self._resources(task.track)
+    @contextmanager
+    def _ray_call(self) -> Iterator[None]:
+        """One Ray call of a job thread: refused once the run is stopping, and counted, so that `close` shuts
+        Ray down only after the calls in flight have returned (Ray's wait spins forever on a core worker shut
+        down under it: a run stopped by SIGTERM then never exited)."""
+        with self._in_flight:
+            if self._closed:
+                raise ExecutorClosed("the run is stopping")
+            self._calls += 1
         try:
-            return self._remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0,
-                                        name=f"evaluate {task.key}").remote(self._spec_ref, task)
+            yield
         except Exception as exc:
-            if self._closed:  # Ray was shut down between the check above and the call
+            if self._closed:
                 raise ExecutorClosed("the run is stopping") from exc
             raise
+        finally:
+            with self._in_flight:
+                self._calls -= 1
+                self._in_flight.notify_all()
+
+    def _submit(self, task: EvalTask) -> Any:
+        cpus, gpus = self._resources(task.track)
+        with self._ray_call():
+            return self._remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0,
+                                        name=f"evaluate {task.key}").remote(self._spec_ref, task)
 
     def evaluate(self, tasks: Sequence[EvalTask]) -> Iterator[tuple[int, Outcome]]:
         lost = (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.NodeDiedError,
@@ -134,18 +151,15 @@ class RayExecutor:
         while running:
             if self._closed:
                 raise ExecutorClosed("the run is stopping")
-            try:
+            with self._ray_call():
                 ready, _ = self.ray.wait(list(running), num_returns=1, timeout=CLOSED_POLL_S)
-            except Exception as exc:
-                if self._closed:
-                    raise ExecutorClosed("the run is stopping") from exc
-                raise
             if not ready:
                 continue
             [ref] = ready
             index = running.pop(ref)
             try:
-                result = self.ray.get(ref)
+                with self._ray_call():
+                    result = self.ray.get(ref)
             except lost as exc:
                 if self._closed:
                     raise ExecutorClosed("the run is stopping") from exc
@@ -161,9 +175,12 @@ class RayExecutor:
             yield index, Outcome(result, tuple(retries[index]))
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        with self._in_flight:
+            if self._closed:
+                return
+            self._closed = True
+            # Each call in flight returns within CLOSED_POLL_S (waits are bounded, gets are of ready results).
+            self._in_flight.wait_for(lambda: self._calls == 0, timeout=10 * CLOSED_POLL_S)
         if self._owns:
             self.ray.shutdown()
             if self._temp_dir:
