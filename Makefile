@@ -27,7 +27,8 @@ DOCKER_BUILD_FLAGS := --build-arg BASE_IMAGE=$(BASE_IMAGE) --build-arg TORCH_IND
 	$(if $(wildcard $(CA_BUNDLE)),--secret id=ca$(comma)src=$(CA_BUNDLE)) \
 	$(if $(WHEELS),--build-context wheels=$(WHEELS)) $(if $(WHEELS_IMAGE),--build-arg WHEELS_IMAGE=$(WHEELS_IMAGE))
 
-.PHONY: install test test-slow test-all test-gpu demo bench-cifar bench-cifar10-cpu bench-imagenet lint docker-build docker-run docker-test clean
+.PHONY: install test test-slow test-all test-gpu demo bench-cifar bench-cifar10-cpu bench-imagenet site site-screenshot browser lint \
+	docker-build docker-run docker-test clean
 
 install: $(STAMP)
 
@@ -61,6 +62,20 @@ bench-cifar10-cpu: install  ## CIFAR-10 at a 2-core CPU budget (data prepared un
 
 bench-imagenet: install
 	$(BIN)/uniads-bench run imagenet --data-dir $(DATA) $(ARGS)
+
+site: install  ## render the committed boards into docs/site/ (the browsable leaderboard the README links to)
+	$(BIN)/uniads-bench leaderboard site --leaderboard-dir leaderboards --out docs/site
+
+site-screenshot: install browser  ## docs/leaderboard-site.png, taken by the site's browser test once its checks pass
+	UNIADS_SITE_SCREENSHOT=$(CURDIR)/docs/leaderboard-site.png $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/integration/test_leaderboard_site_browser.py
+
+# The site's browser test drives Debian's Chromium over the DevTools protocol (no driver needed). Installed only
+# where it is missing and apt-get can run (as root: CI, the container); elsewhere the test is skipped, saying why.
+browser:
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } || \
+		echo "chromium is not installed (apt-get as root installs it): the site's browser test will be skipped"
 
 lint: install $(BIN)/hadolint
 	$(BIN)/ruff check uniads_bench baselines tests benchmarks

@@ -411,7 +411,7 @@ def compare(suite: str, spec: str, hparams: str, with_baselines: bool, verbose: 
 
     from uniads_bench.distill import get_distiller, hparam_problems
     from uniads_bench.leaderboard import load_board
-    from uniads_bench.leaderboard.compare import compare_rows
+    from uniads_bench.leaderboard.compare import DELTA_HEADERS, USER_PREFIX, compare_rows, delta_cells
     from uniads_bench.methods import FixedMethod
     from uniads_bench.runner.run import failed_rows_error, run_suite
 
@@ -427,7 +427,7 @@ def compare(suite: str, spec: str, hparams: str, with_baselines: bool, verbose: 
     problems = hparam_problems(spec, params)
     if problems:
         raise UserError(f"--hparams does not fit distiller {spec!r}:", problems)
-    method = FixedMethod(name=f"user:{cls.name or spec}", distiller=spec, hparams=params,
+    method = FixedMethod(name=f"{USER_PREFIX}{cls.name or spec}", distiller=spec, hparams=params,
                          description=f"user distiller {spec}")
     baselines = _fixed_methods(suite)
     options = _options(**kwargs, methods=baselines if with_baselines else ())
@@ -439,9 +439,8 @@ def compare(suite: str, spec: str, hparams: str, with_baselines: bool, verbose: 
         deltas = compare_rows(row, board)
         click.echo(f"\n{row.suite} / {row.track}: {row.method} top-1 {row.top1_mean:.2f} ± {row.top1_std:.2f} "
                    f"(n={row.n})")
-        table = [[d.method, f"{d.top1_mean:.2f} ± {d.top1_std:.2f}", d.n, f"{d.delta:+.2f}",
-                  "-" if d.p_value is None else f"{d.p_value:.3g}"] for d in deltas]
-        click.echo(tabulate(table, headers=["method", "top-1 %", "n", "delta", "Welch p"], tablefmt="github")
+        table = [delta_cells(d) for d in deltas]
+        click.echo(tabulate(table, headers=DELTA_HEADERS, tablefmt="github")
                    if table else _nothing_to_compare(row, options, baselines))
     failed = failed_rows_error(result)
     if failed is not None:
@@ -623,7 +622,7 @@ def analyze(run_dir: Path) -> None:
 
 @cli.group()
 def leaderboard() -> None:
-    """Show, re-render and check a suite's leaderboard under --leaderboard-dir."""
+    """Show, re-render and check a suite's leaderboard under --leaderboard-dir, or render them all as a site."""
 
 
 board_dir_option = click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -696,6 +695,35 @@ def leaderboard_check(suite: str, leaderboard_dir: Path) -> None:
     if problems:
         raise UserError(f"leaderboard {suite} has {len(problems)} problem(s):", problems)
     click.echo(f"leaderboard {suite}: {len(rows)} rows ok")
+
+
+@leaderboard.command("site")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="The site's folder: created, or replaced when it holds a site written by this command.")
+@board_dir_option
+def leaderboard_site(out: Path, leaderboard_dir: Path) -> None:
+    """Render every board under --leaderboard-dir into a static HTML site in --out, to browse offline.
+
+    Per suite and track: sortable tables of the measured rows (one per measurement condition), each row's
+    record one click away, a user distiller's `compare` deltas, the published numbers apart, and the Pareto
+    and anytime plots. The folder is self-contained: open OUT/index.html from disk or put it on any static
+    host. Without --leaderboard-dir and no board in ./leaderboards, the committed boards are rendered.
+    """
+    from uniads_bench.leaderboard.committed import committed_board_dir
+    from uniads_bench.leaderboard.site import find_boards, write_site
+
+    boards = find_boards(leaderboard_dir) if leaderboard_dir.is_dir() else []
+    shipped = committed_board_dir()
+    if not boards and not _given("leaderboard_dir") and shipped is not None:
+        boards = find_boards(shipped)
+        if boards:
+            click.echo(f"(no board in {leaderboard_dir}; rendering the committed boards in {shipped})", err=True)
+    if not boards:
+        raise UserError(f"no leaderboard (SUITE.json) in {leaderboard_dir}: pass --leaderboard-dir DIR, or "
+                        "measure one with `uniads-bench run SUITE`")
+    written = write_site(out, boards)
+    click.echo(f"wrote {len(written)} files for {len(boards)} board(s) ({', '.join(b.suite for b in boards)}) to "
+               f"{out}; open {out / 'index.html'}")
 
 
 def main() -> None:

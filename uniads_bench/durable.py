@@ -1,4 +1,5 @@
-"""Atomic file writes: a temp file in the same directory, fsync, then replace.
+"""Atomic file writes: a temp file in the same directory, fsync, then replace (a whole directory likewise:
+`replaced_directory`).
 
 A crash or a full disk mid-write leaves the previous file intact; a full disk stops the run with a
 `UserError` saying so, since only the user can free space. A writer killed mid-write (`kill -9`) leaves its
@@ -10,7 +11,10 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +46,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError) and exc.errno in DISK_FULL:
             raise disk_full(path, exc) from exc
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync(path.parent)
 
 
 def remove_stale_temps(directory: Path, name: str = "*") -> None:
@@ -69,3 +69,51 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+@contextmanager
+def replaced_directory(path: Path) -> Iterator[Path]:
+    """A new, empty directory beside `path` to fill; when the block ends without an error, every file in it is
+    fsynced and it takes the place of `path` (absent or a directory) by rename, so no reader ever sees a
+    half-written tree. On an error (a full disk included) it is removed and `path` is left as it was. A crash
+    between the two renames of a replacement leaves the previous tree beside `path` as ``.NAME.*.old.tmp``.
+
+    Raises:
+        UserError: the parent of `path` cannot be written, or the disk filled up.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror} ({exc.filename}); choose a directory you can "
+                        "write to") from exc
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; results are meant to be shared
+    old = None
+    try:
+        yield tmp
+        for file in sorted(p for p in tmp.rglob("*") if p.is_file()):
+            _fsync(file)
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old" + TEMP_SUFFIX, dir=path.parent))
+            os.replace(path, old)  # a directory replaces an empty one
+        os.replace(tmp, path)
+        _fsync(path.parent)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and old.exists() and not path.exists():
+            os.replace(old, path)  # the new tree did not take its place: the previous one goes back
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            raise UserError(f"no space left on the device writing {path} ({exc.strerror}); nothing was "
+                            "replaced; free some space and run the command again") from exc
+        raise
+
+
+def _fsync(path: Path) -> None:
+    """fsync a file or a directory (a rename is durable only once its directory is synced)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

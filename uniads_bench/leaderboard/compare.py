@@ -8,6 +8,10 @@ from scipy import stats
 
 from uniads_bench.leaderboard.records import LeaderboardRow
 
+# `compare` names a user's distiller's rows `user:NAME`, so boards and the site can tell them from the suite's.
+USER_PREFIX = "user:"
+DELTA_HEADERS = ["method", "top-1 %", "n", "delta", "Welch p"]
+
 
 @dataclass(frozen=True)
 class Delta:
@@ -37,3 +41,14 @@ def compare_rows(new: LeaderboardRow, board: list[LeaderboardRow]) -> list[Delta
         out.append(Delta(row.track, row.method, row.top1_mean, row.top1_std, row.n, new.top1_mean - row.top1_mean,
                          p_value))
     return sorted(out, key=lambda d: -d.top1_mean)
+
+
+def is_user_row(row: LeaderboardRow) -> bool:
+    """Whether `row` was measured by `uniads-bench compare` for a user's distiller."""
+    return row.method.startswith(USER_PREFIX)
+
+
+def delta_cells(delta: Delta) -> list[object]:
+    """A delta's cells under `DELTA_HEADERS`, as `compare` prints them."""
+    return [delta.method, f"{delta.top1_mean:.2f} ± {delta.top1_std:.2f}", delta.n, f"{delta.delta:+.2f}",
+            "-" if delta.p_value is None else f"{delta.p_value:.3g}"]

@@ -34,21 +34,27 @@ def _count(value: int) -> str:
     return str(value)
 
 
+def ranked_rows(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
+    """The ranked rows (measured, status ok) in board order: by mean top-1, then fewer parameters, then method."""
+    return sorted((r for r in rows if r.ranked), key=lambda r: (-r.top1_mean, r.params, r.method))
+
+
+def ranked_cells(rank: int, r: LeaderboardRow) -> list[object]:
+    """A ranked row's cells under `HEADERS`, as every rendering of the board shows them."""
+    return [
+        rank, r.method, r.student, _count(r.params), _count(r.macs), f"{r.top1_mean:.2f} ± {r.top1_std:.2f}",
+        "-" if r.best_epoch_top1_mean is None else f"{r.best_epoch_top1_mean:.2f} ± {r.best_epoch_top1_std:.2f}",
+        r.n, f"{r.budget_used_gpu_hours:.4g} / {r.budget_declared_gpu_hours:.4g}" if r.search_evaluations else "-",
+        r.search_evaluations or "-", "-" if r.hypervolume is None else f"{r.hypervolume:.3f}",
+        f"{r.wall_seconds:.0f}",
+        r.hardware + (", bf16" if r.precision == "bf16" else ""),
+    ]
+
+
 def track_table(rows: list[LeaderboardRow], unit: str = "GPU-h") -> str:
     """The ranked rows of one track (measured, status ok), by mean top-1, as a Markdown table; search budgets
     in `unit` (`budget_unit`)."""
-    measured = sorted((r for r in rows if r.ranked), key=lambda r: (-r.top1_mean, r.params, r.method))
-    body = [
-        [
-            rank, r.method, r.student, _count(r.params), _count(r.macs), f"{r.top1_mean:.2f} ± {r.top1_std:.2f}",
-            "-" if r.best_epoch_top1_mean is None else f"{r.best_epoch_top1_mean:.2f} ± {r.best_epoch_top1_std:.2f}",
-            r.n, f"{r.budget_used_gpu_hours:.4g} / {r.budget_declared_gpu_hours:.4g}" if r.search_evaluations else "-",
-            r.search_evaluations or "-", "-" if r.hypervolume is None else f"{r.hypervolume:.3f}",
-            f"{r.wall_seconds:.0f}",
-            r.hardware + (", bf16" if r.precision == "bf16" else ""),
-        ]
-        for rank, r in enumerate(measured, start=1)
-    ]
+    body = [ranked_cells(rank, r) for rank, r in enumerate(ranked_rows(rows), start=1)]
     return tabulate(body, headers=[h.format(unit=unit) for h in HEADERS], tablefmt="github")
 
 
@@ -70,18 +76,33 @@ def describe_conditions(conditions: tuple[str, float, int, str]) -> str:
             + (f", first {limit:,} train images" if limit else "") + f", {precision}")
 
 
+UNRANKED_HEADERS = ["method", "status", "student", "n", "top-1 % (not a result)", "run"]
+REPORTED_HEADERS = ["method", "student", "params", "top-1 %", "source"]
+
+
+def unranked_rows(rows: list[LeaderboardRow]) -> list[LeaderboardRow]:
+    """Measured rows that are not results (a failed, diverged, degenerate or empty final phase), by method."""
+    return sorted((r for r in rows if r.kind == "measured" and not r.ranked), key=lambda r: r.method)
+
+
+def unranked_cells(r: LeaderboardRow) -> list[object]:
+    """An unranked row's cells under `UNRANKED_HEADERS`."""
+    return [r.method, r.status, r.student, r.n, "-" if math.isnan(r.top1_mean) else f"{r.top1_mean:.2f}", r.run_id]
+
+
+def reported_cells(r: LeaderboardRow) -> list[object]:
+    """A reported row's cells under `REPORTED_HEADERS`."""
+    return [r.method, r.student, _count(r.params), f"{r.top1_mean:.2f}", r.source]
+
+
 def unranked_table(rows: list[LeaderboardRow]) -> str:
-    """Measured rows that are not results (a failed, diverged, degenerate or empty final phase), with why."""
-    body = [[r.method, r.status, r.student, r.n, "-" if math.isnan(r.top1_mean) else f"{r.top1_mean:.2f}", r.run_id]
-            for r in sorted((r for r in rows if r.kind == "measured" and not r.ranked), key=lambda r: r.method)]
-    return tabulate(body, headers=["method", "status", "student", "n", "top-1 % (not a result)", "run"],
-                    tablefmt="github")
+    """Measured rows that are not results, with why."""
+    return tabulate([unranked_cells(r) for r in unranked_rows(rows)], headers=UNRANKED_HEADERS, tablefmt="github")
 
 
 def reported_table(rows: list[LeaderboardRow]) -> str:
-    reported = [r for r in rows if r.kind == "reported"]
-    body = [[r.method, r.student, _count(r.params), f"{r.top1_mean:.2f}", r.source] for r in reported]
-    return tabulate(body, headers=["method", "student", "params", "top-1 %", "source"], tablefmt="github")
+    body = [reported_cells(r) for r in rows if r.kind == "reported"]
+    return tabulate(body, headers=REPORTED_HEADERS, tablefmt="github")
 
 
 def render_markdown(suite: str, rows: list[LeaderboardRow], header: str = "",
