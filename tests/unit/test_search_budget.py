@@ -65,3 +65,30 @@ def test_spent_never_exceeds_budget(name: str, options: dict, macs: list[int], t
                           max_evaluations=80).history
     assert ledger.spent_gpu_hours <= budget * (1 + 1e-9)
     assert ledger.evaluations == len(history)
+
+
+@pytest.mark.parametrize("name", ["uniads", "random+halving"])
+def test_halving_searches_spend_what_their_top_rung_cannot_use_on_lower_rungs(name: str) -> None:
+    # Teacher views dominate, as on the digits tables: the budget pays for the 1- and 3-epoch views and many
+    # students but not for the views 3..8 a 9-epoch training needs, so no top-rung ask ever fits.
+    cost = FlopCost(1e12, teacher_macs=10**7)
+    student = cost.charge(1000, 1, TRAIN, EVAL, 0)
+    budget = cost.charge(0, 0, TRAIN, 0, 3) + 80 * student
+    ledger = BudgetLedger(budget, cost)
+    setup = SearchSetup(SPACE, param_cap=10**9, max_epochs=9, rng=np.random.default_rng(0), options={"r_min": 1})
+    views = {ask_epochs: tuple(f"view{e}" for e in range(ask_epochs)) for ask_epochs in (1, 3, 9)}
+
+    def evaluate(ask: Ask) -> EvalResult:
+        result = EvalResult(ask.candidate.id, "ok", "", 50.0 + SPACE.values(ask.candidate)["w"], 1000, 1000,
+                            ask.fidelity.epochs, views[ask.fidelity.epochs], 0.0)
+        ledger.charge(1000, ask.fidelity.epochs, TRAIN, EVAL, result.teacher_views)
+        return result
+
+    def admit(asks: list[Ask]) -> int:
+        return ledger.admit([PlannedEvaluation(1000, a.fidelity.epochs, TRAIN, EVAL, views[a.fidelity.epochs])
+                             for a in asks])
+
+    end = search_loop(make_searcher(name, setup), one_at_a_time(evaluate), admit, max_evaluations=10**4)
+    epochs = [o.ask.fidelity.epochs for o in end.history]
+    assert 9 not in epochs and epochs.count(3) > 3  # brackets went on after their first unaffordable top rung
+    assert end.stop_reason == "budget" and budget - ledger.spent_gpu_hours < 3 * student

@@ -48,17 +48,35 @@ def test_diswot_table_replays_with_inferred_space() -> None:
     vanilla = make_evaluator(f"replay:{DISWOT}?metric=top1_vanilla&cap=300000", seed=0)
     assert vanilla.evaluate(Ask(candidate, Fidelity(27), True)).top1 == pytest.approx(60.2)
     assert vanilla.param_cap == 300_000
+    feasible = [r["top1"] for r in evaluator.table.values() if r["params"] <= evaluator.param_cap]
+    assert evaluator.regret(candidate) == pytest.approx(max(feasible) - 61.87)
+    assert evaluator.regret(None) == pytest.approx(max(feasible))
 
 
-def test_synthetic_fidelity_is_deterministic_noisy_below_the_top() -> None:
+def test_synthetic_fidelity_is_deterministic_and_the_top_carries_a_seed_spread() -> None:
     evaluator = make_evaluator("synthetic:smooth", seed=3)
     candidate = evaluator.space.sample(np.random.default_rng(0))
     low = [evaluator.evaluate(Ask(candidate, Fidelity(3), True)).top1 for _ in range(2)]
     assert low[0] == low[1]
     assert make_evaluator("synthetic:smooth", seed=4).evaluate(Ask(candidate, Fidelity(3), True)).top1 != low[0]
-    top = evaluator.evaluate(Ask(candidate, Fidelity(27), False))
     truth = PROBLEMS["smooth"].truth(evaluator.space.values(candidate))
-    assert top.top1 == pytest.approx(truth.top1) and top.params == truth.params
+    exact = make_evaluator("synthetic:smooth?spread=0", seed=3).evaluate(Ask(candidate, Fidelity(27), False))
+    assert exact.top1 == pytest.approx(truth.top1) and exact.params == truth.params
+    # Like a real training's seed-to-seed spread: a full-fidelity score is the truth plus N(0, 0.5) per run seed.
+    tops = [make_evaluator("synthetic:smooth", seed).evaluate(Ask(candidate, Fidelity(27), False)).top1 - truth.top1
+            for seed in range(200)]
+    assert abs(np.mean(tops)) < 0.15 and np.std(tops) == pytest.approx(0.5, rel=0.2)
+
+
+def test_regret_scores_the_truth_of_what_a_search_hands_on() -> None:
+    evaluator = make_evaluator("synthetic:smooth", seed=0)
+    problem = PROBLEMS["smooth"]
+    candidate = evaluator.space.sample(np.random.default_rng(1))
+    truth = problem.truth(evaluator.space.values(candidate))
+    assert evaluator.regret(None) == pytest.approx(problem.best_top1()) == pytest.approx(
+        100 * (1 - problem.true_front()[:, 0].min()))
+    expected = problem.best_top1() - (truth.top1 if truth.params <= problem.param_cap and not truth.rejected else 0)
+    assert evaluator.regret(candidate) == pytest.approx(expected) and evaluator.regret(candidate) >= 0
 
 
 def test_true_fronts_are_non_dominated_and_feasible() -> None:

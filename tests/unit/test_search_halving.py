@@ -1,4 +1,5 @@
-"""Successive halving: rungs, promotion by non-dominated rank then crowding, infeasible never promoted."""
+"""Successive halving: rungs, promotion by non-dominated rank then crowding (by accuracy into the top rung),
+infeasible never promoted, a rung the budget cannot afford dropped."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from tests.unit.search_fakes import CAP, names, obs
 from uniads_bench.candidate import Candidate
 from uniads_bench.search.base import best_feasible
-from uniads_bench.search.halving import Bracket, HalvingSchedule, promote, rank_order, rung_epochs
+from uniads_bench.search.halving import Bracket, HalvingSchedule, drop_unaffordable, promote, rank_order, rung_epochs
 
 
 @pytest.mark.parametrize(("r_min", "eta", "top", "expected"), [
@@ -86,3 +87,35 @@ def test_the_choice_is_made_at_the_highest_fidelity_reached() -> None:
     assert names([best_feasible(low_rung + top_rung, CAP)]) == ["a"]
     assert names([best_feasible(low_rung, CAP)]) == ["c"]  # "e" is over the cap
     assert best_feasible([obs("f", 99.0, 100, epochs=3, status="diverged")], CAP) is None
+
+
+def test_the_top_rung_slot_goes_to_the_most_accurate_candidate() -> None:
+    # The smallest candidate asks first and ends the front as the most accurate does: by crowding both tie, and
+    # ask order gave it the single top-rung slot, though the final choice ranks by accuracy (issue 19).
+    bracket = Bracket([Candidate.make({"name": n}, "fake") for n in ("small", "mid", "best")],
+                      HalvingSchedule((1, 3), 3), CAP)
+    bracket.tell([obs("small", 60, 100, epochs=1), obs("mid", 70, 500, epochs=1), obs("best", 80, 900, epochs=1)])
+    assert names([a.candidate for a in bracket.asks()]) == ["best"]
+    assert names(promote(bracket.observed[0], 1, CAP)) == ["small"]  # an intermediate rung keeps the front's spread
+
+
+def test_a_bracket_whose_next_rung_does_not_fit_ends_there() -> None:
+    def bracket() -> Bracket:
+        return Bracket([Candidate.make({"name": str(i)}, "fake") for i in range(9)], HalvingSchedule((1, 3, 9), 3),
+                       CAP)
+
+    def tell_rung(b: Bracket, asks: list) -> None:
+        b.tell([obs(a.candidate.arch_dict["name"], 50 + int(a.candidate.arch_dict["name"]), 100,
+                    epochs=a.fidelity.epochs) for a in asks])
+
+    lowest = bracket()
+    assert not drop_unaffordable(lowest, lowest.asks()) and not lowest.done  # nothing cheaper: the search ends
+    upper = bracket()
+    tell_rung(upper, upper.asks())
+    assert drop_unaffordable(upper, upper.asks()) and upper.done  # the rung is dropped, a new bracket may start
+    moved_on = bracket()
+    tell_rung(moved_on, moved_on.asks())
+    rung1 = moved_on.asks()
+    tell_rung(moved_on, rung1[:2])  # two of three 3-epoch asks fitted: the bracket promoted among them
+    assert drop_unaffordable(moved_on, rung1[2:]) and not moved_on.done
+    assert [a.fidelity.epochs for a in moved_on.asks()] == [9]

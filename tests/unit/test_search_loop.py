@@ -51,3 +51,40 @@ def test_failing_evaluations_end_the_search_with_the_verdict() -> None:
     end = search_loop(Listed([2, 3, 3]), evaluate("failed"), lambda asks: len(asks), max_evaluations=100,
                       failing=lambda result: "too many failures" if result.status == "failed" else None)
     assert (len(end.history), end.stop_reason, end.detail) == (2, "failures", "too many failures")
+
+
+class Cheaper(Listed):
+    """A `Listed` searcher that, told its asks did not fit, asks a batch of one instead (`answers` times)."""
+
+    def __init__(self, batches: list[int], answers: int) -> None:
+        super().__init__(batches)
+        self.answers, self.unaffordable_told = answers, []
+
+    def unaffordable(self, asks: list[Ask]) -> bool:
+        self.unaffordable_told.append(len(asks))
+        if self.answers == 0:
+            return False
+        self.answers -= 1
+        self.batches.insert(0, 1)
+        return True
+
+
+def test_a_searcher_with_cheaper_asks_goes_on_after_an_ask_over_the_budget() -> None:
+    budget = {"left": 4}
+
+    def admit(asks: list[Ask]) -> int:
+        fits = min(len(asks), budget["left"])
+        budget["left"] -= fits
+        return fits
+
+    searcher = Cheaper([3, 3, 3], answers=5)
+    end = search_loop(searcher, evaluate(), admit, max_evaluations=100)
+    # 3 fit, 1 of the next 3 fits (told: 2 did not), then a batch of one fits nothing twice in a row.
+    assert (len(end.history), end.stop_reason) == (4, "budget")
+    assert searcher.unaffordable_told == [2, 1]
+
+
+def test_a_searcher_that_declines_ends_the_search_where_the_budget_did() -> None:
+    searcher = Cheaper([2, 3], answers=0)
+    end = search_loop(searcher, evaluate(), lambda asks: min(len(asks), 1), max_evaluations=100)
+    assert (len(end.history), end.stop_reason, searcher.unaffordable_told) == (1, "budget", [1])

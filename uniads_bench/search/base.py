@@ -7,7 +7,7 @@ decision. Every searcher draws randomness only from the generator it is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,6 +65,11 @@ class Searcher(Protocol):
         """The candidate the search hands to the final phase (`best_feasible`: best at the highest fidelity reached)."""
         ...
 
+    # Optional: ``unaffordable(asks) -> bool``, told which asks of the last batch did not fit what is left of
+    # the budget (after the part that fitted was told); True when the searcher will ask something cheaper
+    # instead, so the search goes on (halving searchers drop an upper rung and start a new bracket). A
+    # searcher without it ends at its first ask that does not fit.
+
     def state(self) -> dict[str, Any]:
         """A JSON-ready summary of what the search has learned, journaled when it ends (for analysis).
 
@@ -105,9 +110,15 @@ def feasible(result: EvalResult, param_cap: int) -> bool:
     return result.ok and result.params <= param_cap
 
 
+def choice_order(observations: Sequence[Observation], param_cap: int) -> list[int]:
+    """Positions of the feasible observations in the order the final phase picks from: highest top-1 first,
+    ties to fewer parameters, then to the earlier ask. Callers compare results at one fidelity."""
+    pool = [i for i, o in enumerate(observations) if feasible(o.result, param_cap)]
+    return sorted(pool, key=lambda i: (-observations[i].result.top1, observations[i].result.params, i))
+
+
 def best_feasible(observations: list[Observation], param_cap: int) -> Candidate | None:
-    """Highest top-1 among feasible results at the highest fidelity any feasible result reached; ties go to
-    fewer parameters, then to the earlier ask.
+    """The first of `choice_order` among feasible results at the highest fidelity any feasible result reached.
 
     A search usually reaches its top fidelity; when the budget ends a search before any candidate got there
     (a halving bracket cut off below its top rung), the best-trained results still make a choice, rather than
@@ -117,6 +128,5 @@ def best_feasible(observations: list[Observation], param_cap: int) -> Candidate 
     if not pool:
         return None
     top = max(o.ask.fidelity.epochs for o in pool)
-    ranked = [(-o.result.top1, o.result.params, i, o.ask.candidate) for i, o in enumerate(pool)
-              if o.ask.fidelity.epochs == top]
-    return min(ranked)[3]
+    at_top = [o for o in pool if o.ask.fidelity.epochs == top]
+    return at_top[choice_order(at_top, param_cap)[0]].ask.candidate

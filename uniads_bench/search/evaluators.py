@@ -2,7 +2,8 @@
 
 Specs (``--evaluator``), each optionally followed by ``?key=value&key=value`` options:
 
-- ``synthetic:NAME`` (``smooth``, ``rugged``, ``tiny``; `search.synthetic`). Options ``bias``, ``noise``.
+- ``synthetic:NAME`` (``smooth``, ``rugged``, ``tiny``; `search.synthetic`). Options ``bias``, ``noise``,
+  ``spread`` (the seed-to-seed spread at every fidelity; ``spread=0`` makes the top fidelity exact).
 - ``replay:TABLE.csv``: a table whose columns are genes, an optional ``epochs`` column, objectives and
   optional ``params``/``status`` columns; the space is inferred from the table (options sorted, numbers
   parsed). Columns named ``top1*``, ``val_top1``, ``test_top1``, ``params``, ``macs``, ``epochs``,
@@ -21,8 +22,9 @@ Specs (``--evaluator``), each optionally followed by ``?key=value&key=value`` op
 Cost (synthetic and replay): an evaluation costs ``epochs / max_epochs * params / cap`` units, i.e.
 full-fidelity trainings of a model at the cap, so budgets count like GPU time (bigger, longer trainings cost
 more); a rejected run is charged for the epochs it ran. `run_offline_search` charges these units (tables:
-GPU-hours) and stops a method when the next ask's predicted cost would overrun the budget, exactly like the
-runner's ledger.
+GPU-hours) and admits each batch only as far as its predicted cost fits the budget, exactly like the runner's
+ledger. Every evaluator scores what a search hands on by `regret`: its best feasible true top-1 (synthetic:
+the noise-free truth; replay: the table value; tables: the mean recorded test top-1) minus the candidate's.
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ class OfflineEvaluator(Protocol):
         """What `result` is charged for."""
         ...
 
+    def regret(self, candidate: Candidate | None) -> float:
+        """The best feasible true top-1 minus the handed-on `candidate`'s (the whole best when it is None)."""
+        ...
+
 
 def cost_units(epochs: float, params: int, max_epochs: int, param_cap: int) -> float:
     """Full-fidelity trainings of a cap-sized model that `epochs` of a `params` model amount to."""
@@ -135,12 +141,14 @@ def over_cap_result(candidate: Candidate, params: int, param_cap: int) -> EvalRe
 
 @dataclass(frozen=True)
 class SyntheticEvaluator(UnitCosting):
-    """`SyntheticProblem` truth at the top fidelity, `distort`ed below it, for run seed `seed`."""
+    """`SyntheticProblem` truth, `distort`ed below the top fidelity and with a seed spread at every one, for run
+    seed `seed`."""
 
     problem: SyntheticProblem
     seed: int
     bias: float
     noise: float
+    spread: float = 0.0
 
     @property
     def space(self) -> Space:
@@ -165,8 +173,16 @@ class SyntheticEvaluator(UnitCosting):
         if truth.rejected:  # unguarded, it trains to the end and learns nothing: chance on 100 classes
             return _result(c, "ok", "", CHANCE_TOP1, truth.params, epochs)
         top1 = distort(truth.top1, truth.params / self.param_cap, epochs, self.max_epochs, self.bias, self.noise,
-                       self.seed, c.id)
+                       self.seed, c.id, spread=self.spread)
         return _result(c, "ok", "", top1, truth.params, epochs)
+
+    def regret(self, candidate: Candidate | None) -> float:
+        if candidate is None:
+            return self.problem.best_top1()
+        truth = self.problem.truth(self.space.values(candidate))
+        # A guarded final training stops a rejected setting as the search's guarded rungs did: it scores nothing.
+        feasible = truth.params <= self.param_cap and not truth.rejected
+        return self.problem.best_top1() - (truth.top1 if feasible else 0.0)
 
 
 def cifar_resnet_params(d1: int, d2: int, d3: int, num_classes: int = 100) -> int:
@@ -273,6 +289,18 @@ class ReplayEvaluator(UnitCosting):
             row["top1"], row["params"] / self.param_cap, at, self.max_epochs, self.bias, self.noise, self.seed, c.id)
         return _result(c, "ok", "", top1, row["params"], epochs)
 
+    def regret(self, candidate: Candidate | None) -> float:
+        best = max(r["top1"] for r in self._top_rows(None))
+        mine = self._top_rows(candidate) if candidate is not None else []
+        return best - (mine[0]["top1"] if mine else 0.0)
+
+    def _top_rows(self, candidate: Candidate | None) -> list[dict[str, Any]]:
+        """Feasible rows at the table's top fidelity: all, or `candidate`'s (empty when it has none)."""
+        top = self.max_epochs if self.has_epochs else 0
+        return [row for (cid, epochs), row in self.table.items()
+                if epochs == top and row["status"] == "ok" and row["params"] <= self.param_cap
+                and (candidate is None or cid == candidate.id)]
+
 
 def parse_spec(spec: str) -> tuple[str, str, dict[str, str]]:
     """``kind:target?k=v&k=v`` -> (kind, target, options)."""
@@ -305,7 +333,8 @@ def make_evaluator(spec: str, seed: int) -> OfflineEvaluator:
             raise UserError(f"unknown synthetic problem {target!r}; known: {', '.join(sorted(PROBLEMS))}")
         problem = PROBLEMS[target]
         return SyntheticEvaluator(problem, seed, float(options.get("bias", problem.bias)),
-                                  float(options.get("noise", problem.noise)))
+                                  float(options.get("noise", problem.noise)),
+                                  float(options.get("spread", problem.spread)))
     path = Path(target).expanduser()
     if not path.is_file():
         raise UserError(f"replay table {path} not found")

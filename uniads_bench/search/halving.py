@@ -6,9 +6,15 @@ next rung, and so on up to the top fidelity. Rungs are ``r_min * eta**k`` epochs
 Each rung retrains from scratch with a schedule that completes within the rung, so a rung's result is an
 honest short-schedule score and results are comparable only at equal fidelity.
 
-Promotion is multi-objective: feasible results (status ok, params within the cap) are ordered by
-non-dominated rank on (validation error, params), then by crowding distance (larger first, so the
-promoted set stays spread along the front), then by ask order. Infeasible results are never promoted.
+Promotion into an intermediate rung is multi-objective: feasible results (status ok, params within the
+cap) are ordered by non-dominated rank on (validation error, params), then by crowding distance (larger
+first, so the promoted set stays spread along the front), then by ask order. Promotion into the top rung
+serves the final choice instead: the top rung is where the searcher's choice is made, by accuracy
+(`choice_order`), and ranking by the front there let the smallest candidate take a single top-rung slot
+as often as the most accurate one (both ends of a front have infinite crowding distance; issue 19).
+Infeasible results are never promoted.
+A bracket whose next rung the budget cannot afford ends where it is (`drop_unaffordable`), so the search
+can go on with cheaper lowest-rung asks instead of ending with budget left.
 The lowest rung asks with ``guard=True`` so the engine applies the full loss-rejection protocol there;
 promoted candidates already passed it, so higher rungs ask with ``guard=False``. Options ``halving = false``
 (one rung at full fidelity) and ``loss_rejection = false`` (no rung guarded) exist for ablations.
@@ -26,7 +32,7 @@ from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from uniads_bench.candidate import Candidate
 from uniads_bench.results import Fidelity
-from uniads_bench.search.base import Ask, Observation, feasible
+from uniads_bench.search.base import Ask, Observation, choice_order, feasible
 
 DEFAULT_ETA = 3
 
@@ -98,9 +104,11 @@ def rank_order(observations: Sequence[Observation], param_cap: int) -> list[int]
     return sorted(pool, key=lambda i: keys[i])
 
 
-def promote(observations: Sequence[Observation], keep: int, param_cap: int) -> list[Candidate]:
-    """The best `keep` feasible candidates of one rung, by `rank_order`."""
-    return [observations[i].ask.candidate for i in rank_order(observations, param_cap)[:keep]]
+def promote(observations: Sequence[Observation], keep: int, param_cap: int, into_top: bool = False) -> list[Candidate]:
+    """The best `keep` feasible candidates of one rung: by `choice_order` when they go to the top rung, else by
+    `rank_order` (module docstring)."""
+    order = choice_order(observations, param_cap) if into_top else rank_order(observations, param_cap)
+    return [observations[i].ask.candidate for i in order[:keep]]
 
 
 @dataclass
@@ -143,8 +151,22 @@ class Bracket:
         if self.rung == len(self.schedule.rungs) - 1:
             self.done = True
             return
-        promoted = promote(observations, self.schedule.survivors(len(self.active)), self.param_cap)
+        into_top = self.rung + 1 == len(self.schedule.rungs) - 1
+        promoted = promote(observations, self.schedule.survivors(len(self.active)), self.param_cap, into_top)
         self.promotions.append([c.id for c in promoted])
         self.active = promoted
         self.rung += 1
         self.done = not promoted
+
+
+def drop_unaffordable(bracket: Bracket | None, asks: Sequence[Ask]) -> bool:
+    """A halving searcher's answer to asks the budget could not run (`Searcher.unaffordable`). Lowest-rung asks
+    that do not fit end the search (False): a new bracket would start with the same. Above it, the bracket
+    ends where it is, unless it has already moved past those asks (a partly run rung promotes among what ran),
+    and the search goes on with a new bracket (True)."""
+    if bracket is None or any(a.fidelity.epochs == bracket.schedule.rungs[0] for a in asks):
+        return False
+    pending = {(a.candidate.id, a.fidelity.epochs) for a in bracket.asks()}
+    if pending & {(a.candidate.id, a.fidelity.epochs) for a in asks}:
+        bracket.done = True
+    return True

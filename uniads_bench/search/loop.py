@@ -5,7 +5,8 @@ or serves it from the journal) and charges the budget ledger; the replay and syn
 table look-ups. A batch is admitted against the budget before it runs, on predicted charges, so the asks
 that run never depend on how many workers there are or in which order they finish. The loop is the only
 place a search ends, and it says why (`journal.STOP_REASONS`): the searcher had nothing more to ask, an ask
-did not fit the budget, `max_evaluations` was reached, or `failing` found too many failed evaluations.
+did not fit the budget (and the searcher had nothing cheaper), `max_evaluations` was reached, or `failing`
+found too many failed evaluations.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ def search_loop(
         evaluate: ``evaluate(asks, start)`` returns the results of a batch in ask order; `start` is the
             position of its first ask in the search (the journal keys evaluations by position).
         admit: how many leading asks of a batch fit the budget together, on their predicted (full-length)
-            charges; a batch cut short ends the search, so the budget is never overrun.
+            charges, so the budget is never overrun. A batch cut short ends the search, unless the searcher,
+            told which asks did not fit, says it will ask cheaper ones (`Searcher`'s optional `unaffordable`).
         failing: called with each result in ask order; a verdict (not None) ends the search after that
             batch is told, with stop reason "failures".
     """
     history: list[Observation] = []
+    stalled = False  # the last batch ran nothing: a second such batch in a row ends the search
     while len(history) < max_evaluations:
         asks = searcher.ask()
         if not asks:
@@ -59,9 +62,19 @@ def search_loop(
             verdict = next((v for v in map(failing, results) if v is not None), None)
             if verdict is not None:
                 return LoopEnd(history, "failures", verdict)
-        if admitted < len(asks):
-            return LoopEnd(history, "budget" if admitted < room else "max_evaluations")
+        if admitted == room < len(asks):
+            return LoopEnd(history, "max_evaluations")
+        if admitted < len(asks) and ((stalled and not batch) or not _goes_on(searcher, asks[admitted:])):
+            return LoopEnd(history, "budget")
+        stalled = not batch
     return LoopEnd(history, "max_evaluations")
+
+
+def _goes_on(searcher: Searcher, unaffordable: list[Ask]) -> bool:
+    """Whether a searcher told that `unaffordable` asks did not fit will ask cheaper ones (`Searcher`'s optional
+    `unaffordable`); a searcher without the method ends there."""
+    answer = getattr(searcher, "unaffordable", None)
+    return bool(answer(unaffordable)) if answer is not None else False
 
 
 def one_at_a_time(evaluate: Callable[[Ask], EvalResult]) -> Callable[[list[Ask], int], list[EvalResult]]:

@@ -8,7 +8,7 @@ from typing import Any
 from uniads_bench.candidate import Candidate
 from uniads_bench.results import Fidelity
 from uniads_bench.search.base import Ask, Observation, SearchSetup, best_feasible, register_searcher
-from uniads_bench.search.halving import Bracket, HalvingSchedule
+from uniads_bench.search.halving import Bracket, HalvingSchedule, drop_unaffordable
 
 MAX_RESAMPLES = 1000
 
@@ -72,6 +72,9 @@ class RandomHalving:
     def tell(self, observations: list[Observation]) -> None:
         self.history.extend(observations)
         self.brackets[-1].tell(observations)
+
+    def unaffordable(self, asks: list[Ask]) -> bool:
+        return drop_unaffordable(self.brackets[-1] if self.brackets else None, asks)
 
     def chosen(self) -> Candidate | None:
         return best_feasible(self.history, self.setup.param_cap)

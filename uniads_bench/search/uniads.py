@@ -24,7 +24,9 @@ One generation works like this:
    down to ``shrink_floor``; options of candidates promoted from rung 0 in the same generation are spared.
 
 The search never ends by itself (no generation count): the budget or pymoo's exhaustion (``ask()`` returns
-None or only already-seen candidates) stops it. `chosen()` is the best feasible result at the top fidelity
+None or only already-seen candidates) stops it. When the budget cannot afford a bracket's next rung, the
+bracket ends there and the next generation starts (`halving.drop_unaffordable`); the search ends when a
+generation's lowest rung does not fit. `chosen()` is the best feasible result at the top fidelity
 in the archive of every evaluation (at the highest rung reached, when the budget ended the search below the
 top rung); ties go to fewer parameters, then to the earlier ask.
 """
@@ -46,7 +48,7 @@ from pymoo.problems.static import StaticProblem
 from uniads_bench.candidate import Candidate
 from uniads_bench.methods import SearchMethod
 from uniads_bench.search.base import Ask, Observation, SearchSetup, best_feasible, feasible, register_searcher
-from uniads_bench.search.halving import Bracket, HalvingSchedule, rank_order
+from uniads_bench.search.halving import Bracket, HalvingSchedule, drop_unaffordable, rank_order
 from uniads_bench.space.adapters import candidate_to_indices, indices_to_candidate, pymoo_variables
 from uniads_bench.space.space import Space
 
@@ -148,6 +150,9 @@ class UniADSSearch:
                 self.reached[obs.ask.candidate.id] = obs
         assert self.bracket is not None
         self.bracket.tell(observations)
+
+    def unaffordable(self, asks: list[Ask]) -> bool:
+        return drop_unaffordable(self.bracket, asks)
 
     def chosen(self) -> Candidate | None:
         return best_feasible(self.archive, self.setup.param_cap)
