@@ -46,7 +46,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if isinstance(exc, OSError) and exc.errno in DISK_FULL:
             raise disk_full(path, exc) from exc
         raise
-    _fsync(path.parent)
+    fsync_path(path.parent)
 
 
 def remove_stale_temps(directory: Path, name: str = "*") -> None:
@@ -92,12 +92,12 @@ def replaced_directory(path: Path) -> Iterator[Path]:
     try:
         yield tmp
         for file in sorted(p for p in tmp.rglob("*") if p.is_file()):
-            _fsync(file)
+            fsync_path(file)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old" + TEMP_SUFFIX, dir=path.parent))
             os.replace(path, old)  # a directory replaces an empty one
         os.replace(tmp, path)
-        _fsync(path.parent)
+        fsync_path(path.parent)
         if old is not None:
             shutil.rmtree(old)
     except BaseException as exc:
@@ -110,7 +110,7 @@ def replaced_directory(path: Path) -> Iterator[Path]:
         raise
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     """fsync a file or a directory (a rename is durable only once its directory is synced)."""
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -10,6 +10,7 @@ machine even when a page tries, and `remote_requests` shows what it tried. Host 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -92,10 +93,8 @@ class Chromium:
             self._process.kill()
             self._process.wait()
         for fd in (self._to_browser, self._from_browser):
-            try:
+            with contextlib.suppress(OSError):  # already closed by the browser's exit
                 os.close(fd)
-            except OSError:
-                pass
         shutil.rmtree(self._profile, ignore_errors=True)
 
     def _send(self, method: str, params: dict[str, Any], session: bool = True) -> int:

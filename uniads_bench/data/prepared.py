@@ -29,6 +29,7 @@ from uniads_bench.data.arrays import DatasetArrays, ImageArrays
 from uniads_bench.data.catalog import DatasetSpec, dataset_spec
 from uniads_bench.data.digits import load_digits_arrays
 from uniads_bench.data.sources import RawSplit, Source, describe_layouts, find_source, open_source
+from uniads_bench.durable import fsync_path
 from uniads_bench.errors import UserError
 
 PREPARED = "prepared"
@@ -155,7 +156,7 @@ def prepare_dataset(
             created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         _write_durable(staging / MANIFEST, manifest.to_json().encode())
-        _fsync(staging)
+        fsync_path(staging)
         _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -314,7 +315,7 @@ def _write_split(split: RawSplit, staging: Path, prefix: str, num_classes: int, 
     images.flush()
     x_shape = images.shape
     del images  # closes the memory map before the file is synced and hashed
-    _fsync(x_path)
+    fsync_path(x_path)
     with y_path.open("wb") as f:
         np.save(f, labels)
         f.flush()
@@ -369,15 +370,6 @@ def _write_durable(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _fsync(path: Path) -> None:
-    """fsync a file or a directory (a directory's entries are durable only once it is synced itself)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _swap_into_place(staging: Path, target: Path) -> None:
     """Rename the complete staging directory to `target`, moving an earlier version aside and deleting it after."""
     old = target.with_name(f".{target.name}.old")
@@ -385,5 +377,5 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     if target.exists():
         os.rename(target, old)
     os.rename(staging, target)
-    _fsync(target.parent)
+    fsync_path(target.parent)
     shutil.rmtree(old, ignore_errors=True)
