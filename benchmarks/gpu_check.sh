@@ -3,8 +3,9 @@
 # step's figures to its own JSON the moment they are measured, so a call cut short still returns them.
 #
 # Usage: benchmarks/gpu_check.sh [CIFAR10_DIR] [--smoke]
-#   CIFAR10_DIR  CIFAR-10 in any layout uniads-bench reads, for the engine-speed step; else the shared JPEG
-#                parquet if this checkout can see it, else random pixels.
+#   CIFAR10_DIR  CIFAR-10 in the parquet layout (train/test.parquet); else .gpu-data/cifar10 (the carried subset
+#                of the shared copy: benchmarks/gpu_data.py), else the shared copy if this checkout can see it,
+#                else images generated into the work directory (learnable, not CIFAR-10).
 #   --smoke      every step at toy size on whatever device is present (CPU here): tests the script (CI).
 # PYTHON: the interpreter to use (default .venv/bin/python, else python3).
 # Wheels: a .whl/ folder (benchmarks/gpu_wheels.py) is installed first, offline, into /tmp/site.
@@ -12,10 +13,13 @@
 #   0_env.json        interpreter, torch, CUDA, GPU, uniads-bench imports, nvidia-smi
 #   1_digits.json     `uniads-bench digits` end to end on the device: kd + uniads, 2 workers on one GPU, the
 #                     teacher cache on the device; board and journal checked like the CPU tests do
-#   2_precision.json  the same KD training in fp32 and in bf16: top-1 of each and their difference
-#   3_engine.json     engine speed: ours (cold/warm teacher cache) against a plain PyTorch KD loop, resnet8x4
+#   2_cifar10.json    `uniads-bench run cifar10_cpu` end to end on the device on CIFAR10_DIR (kd + uniads, 2 workers,
+#                     data prepared first as a user would), checked like step 1
+#   3_precision.json  the same KD training in fp32 and in bf16: top-1 of each and their difference
+#   4_engine.json     engine speed: ours (cold/warm teacher cache) against a plain PyTorch KD loop, resnet8x4
 #                     train-step images/s in fp32, bf16, bf16 + channels_last, and a measured hardware profile
-#   4_cifar100.json   the 240-epoch CIFAR-100 KD run of resnet32x4 -> resnet8x4, extrapolated from step 3
+#   5_cifar100.json   the 240-epoch CIFAR-100 KD run of resnet32x4 -> resnet8x4, extrapolated from step 4
+#   6_compile.json    one cifar10_cpu KD final-phase training with and without --compile: seconds and top-1
 #   summary.json      every step's exit code and seconds
 # Each step has its own time limit; the whole is sized to finish within 8 minutes on one H100/H200.
 set -uo pipefail
@@ -27,7 +31,7 @@ DATA=""
 for arg in "$@"; do
   case "$arg" in
     --smoke) SMOKE=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) DATA="$arg" ;;
   esac
 done
@@ -42,12 +46,10 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"  # the package, installed o
 export PYTHONUNBUFFERED=1
 
 if [ -z "$DATA" ]; then
-  for candidate in "$ROOT/shared/data/cifar10-jpeg" "$ROOT/../shared/data/cifar10-jpeg"; do
-    if [ -d "$candidate" ]; then DATA="$candidate"; break; fi
+  for candidate in "$ROOT/.gpu-data/cifar10" "$ROOT/shared/data/cifar10-jpeg" "$ROOT/../shared/data/cifar10-jpeg"; do
+    if [ -f "$candidate/train.parquet" ]; then DATA="$candidate"; break; fi
   done
 fi
-DATA_ARGS=(--no-data)
-if [ -n "$DATA" ]; then DATA_ARGS=(--data "$DATA"); fi
 
 if ! "$PYTHON" -c 'import torch, nevergrad, pymoo, datasets' 2>/dev/null; then
   echo "gpu_check: $PYTHON cannot import torch and the suite's packages; set PYTHON to an interpreter that can" >&2
@@ -65,17 +67,29 @@ fi
 if [ "$SMOKE" = 1 ]; then
   RESULTS="${OUT:-$ROOT/benchmarks/results/gpu_check_smoke}"
   DIGITS=(--budget-scale 0.1 --seeds 0)
+  CIFAR10=(--budget-scale 0.1 --seeds 0 --data-limit 1000)
+  COMPILE=(--budget-scale 0.1 --seeds 0 --data-limit 1000)
+  GENERATE=(--train 1200 --test 300)
   ENGINE=(--images 128 --val-images 64 --epochs 1 --step-steps 1 --step-batches 64 --threads 2)
-  LIMITS=(60 400 400 400)  # env, digits, precision, engine: a 2-core CPU shared with other jobs
+  LIMITS=(60 400 400 400 400 10 400)  # a 2-core CPU shared with other jobs
 else
   RESULTS="${OUT:-$ROOT/benchmarks/results/gpu_check}"
   DIGITS=(--budget-scale 0.3 --seeds 0)
-  ENGINE=(--images 50000 --val-images 10000 --epochs 2 --step-steps 50 --threads "$(nproc)")
-  LIMITS=(30 150 90 180)  # 7.5 minutes with the extrapolation: the device call stays under 8
+  CIFAR10=(--budget-scale 0.2 --seeds 0 --data-limit 5000)
+  COMPILE=(--budget-scale 0.5 --seeds 0 --data-limit 5000)  # a 10-epoch final phase, half the suite's recipe
+  GENERATE=(--train 6000 --test 1200)
+  ENGINE=(--images 20000 --val-images 2000 --epochs 3 --step-steps 50 --threads "$(nproc)")
+  LIMITS=(30 100 80 60 130 10 60)  # 7.8 minutes in all: the device call stays under 8
 fi
 mkdir -p "$RESULTS"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
+GENERATED=()
+if [ -z "$DATA" ]; then
+  DATA="$WORK/cifar10-generated"
+  "$PYTHON" benchmarks/gpu_data.py --generate "${GENERATE[@]}" --out "$DATA" > /dev/null
+  GENERATED=(--generated)
+fi
 STEPS="$WORK/steps.jsonl"
 : > "$STEPS"
 
@@ -100,10 +114,14 @@ PY
 step 0_env "${LIMITS[0]}" "$PYTHON" benchmarks/gpu_check_steps.py env --out "$RESULTS/0_env.json"
 step 1_digits "${LIMITS[1]}" "$PYTHON" benchmarks/gpu_check_steps.py digits --device "$DEVICE" --work "$WORK/digits" \
   --out "$RESULTS/1_digits.json" -- "${DIGITS[@]}"
-step 2_precision "${LIMITS[2]}" "$PYTHON" benchmarks/gpu_check_steps.py precision --device "$DEVICE" --work "$WORK/precision" \
-  --out "$RESULTS/2_precision.json" -- "${DIGITS[@]}"
-step 3_engine "${LIMITS[3]}" "$PYTHON" benchmarks/engine_speed.py --device "$DEVICE" "${DATA_ARGS[@]}" "${ENGINE[@]}" \
-  --workers 2 --device-figures --out "$RESULTS/3_engine.json"
-step 4_cifar100 30 "$PYTHON" benchmarks/gpu_check_steps.py cifar100 --engine "$RESULTS/3_engine.json" \
-  --out "$RESULTS/4_cifar100.json"
+step 2_cifar10 "${LIMITS[2]}" "$PYTHON" benchmarks/gpu_check_steps.py cifar10 --device "$DEVICE" --work "$WORK/cifar10" \
+  --data "$DATA" "${GENERATED[@]}" --out "$RESULTS/2_cifar10.json" -- "${CIFAR10[@]}"
+step 3_precision "${LIMITS[3]}" "$PYTHON" benchmarks/gpu_check_steps.py precision --device "$DEVICE" --work "$WORK/precision" \
+  --out "$RESULTS/3_precision.json" -- "${DIGITS[@]}"
+step 4_engine "${LIMITS[4]}" "$PYTHON" benchmarks/engine_speed.py --device "$DEVICE" --data "$DATA" "${ENGINE[@]}" \
+  --workers 2 --device-figures --out "$RESULTS/4_engine.json"
+step 5_cifar100 "${LIMITS[5]}" "$PYTHON" benchmarks/gpu_check_steps.py cifar100 --engine "$RESULTS/4_engine.json" \
+  --out "$RESULTS/5_cifar100.json"
+step 6_compile "${LIMITS[6]}" "$PYTHON" benchmarks/gpu_check_steps.py compile --device "$DEVICE" --work "$WORK/compile" \
+  --cifar10-work "$WORK/cifar10" --out "$RESULTS/6_compile.json" -- "${COMPILE[@]}"
 cat "$RESULTS/summary.json"
