@@ -105,6 +105,14 @@ def test_importing_the_search_layer_and_every_searcher_loads_no_torch() -> None:
     assert out.strip() == "[]"
 
 
+def test_loading_a_suite_checks_its_methods_without_importing_the_optimisers() -> None:
+    # Every listing command loads a suite; pymoo and nevergrad were a third of `uniads-bench space`'s start-up.
+    code = ("import sys\nfrom uniads_bench.config import load_suite\nload_suite('cifar10_cpu')\n"
+            "print(sorted(m for m in sys.modules if m in ('pymoo', 'nevergrad')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_checker_sees_an_arrow_against_the_flow() -> None:
     tree = ast.parse("def f():\n    from uniads_bench.runner.run import Runner\n")
     [node] = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]

@@ -46,7 +46,6 @@ from pymoo.operators.selection.tournament import TournamentSelection
 from pymoo.problems.static import StaticProblem
 
 from uniads_bench.candidate import Candidate
-from uniads_bench.methods import SearchMethod
 from uniads_bench.search.base import Ask, Observation, SearchSetup, best_feasible, feasible, register_searcher
 from uniads_bench.search.halving import Bracket, HalvingSchedule, drop_unaffordable, rank_order
 from uniads_bench.space.adapters import candidate_to_indices, indices_to_candidate, pymoo_variables
@@ -250,15 +249,3 @@ class UniADSSearch:
         bad += [lowest[i].ask.candidate for i in order[len(order) - n_tail:]]
         self.shrink.penalise(oversized, spared, frozenset({"arch"}))
         self.shrink.penalise(bad, spared)
-
-METHOD = SearchMethod(
-    name="uniads",
-    searcher="uniads",
-    description="NSGA-II over (val error, params) under the cap, successive halving, loss rejection, space shrinking",
-    # Ablations of the search machinery, one part switched off each: `uniads:no-halving` trains every
-    # offspring at full fidelity, `uniads:no-shrinking` keeps sampling weights uniform, `uniads:no-rejection`
-    # trains the lowest rung without the loss-rejection rules (non-finite or diverging runs still stop),
-    # `uniads:no-known` starts from a purely sampled population (not from the suite's fixed methods).
-    variants={"no-halving": {"halving": False}, "no-shrinking": {"shrink_rate": 0.0},
-              "no-rejection": {"loss_rejection": False}, "no-known": {"start_from_known": False}},
-)
