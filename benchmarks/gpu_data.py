@@ -66,8 +66,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, help="a CIFAR-10 copy in the parquet layout (train/test.parquet)")
     parser.add_argument("--generate", action="store_true", help="write random images instead of a subset")
-    parser.add_argument("--train", type=int, default=20000, help="training rows kept (cifar10_cpu trains on the first 5,000)")
-    parser.add_argument("--test", type=int, default=2000, help="test rows kept (cifar10_cpu scores the first 1,000)")
+    parser.add_argument("--train", type=int, default=20000,
+                        help="training rows kept (cifar10_cpu trains on the first 5,000)")
+    parser.add_argument("--test", type=int, default=2000, help="test rows kept (cifar10_cpu scores 1,000)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     if args.generate == (args.source is not None):

@@ -9,7 +9,9 @@ whole best value). Beside it: the final hypervolume (feasible top-fidelity valid
 `search.metrics`) and the evaluations made. Paired Wilcoxon signed-rank tests of uniads against every other
 method on regret, per budget. Writes ``benchmarks/results/table_search.{json,md,png}``.
 
-Usage: ``python benchmarks/table_search.py [--tables tables] [--seeds 30] [--workers 2]``
+Usage: ``python benchmarks/table_search.py [--tables tables] [--seeds 30] [--workers 2] [--methods M,...]
+[--options JSON]``; ``--options`` overrides the searchers' options in every job (an experiment on one setting,
+e.g. ``'{"pop_size": "auto"}'``), recorded in the results' meta.
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ FRACTIONS = (0.1, 0.3, 1.0)
 TABLES = Path(__file__).resolve().parents[1] / "tables"
 
 
-def run_one(job: tuple[str, str, float, int]) -> dict[str, Any]:
-    """One (table, method, budget fraction, seed)."""
-    table, method, fraction, seed = job
+def run_one(job: tuple[str, str, float, int, dict[str, Any]]) -> dict[str, Any]:
+    """One (table, method, budget fraction, seed) with `options` overriding the method's."""
+    table, method, fraction, seed, options = job
     spec = f"table:{table}"
     evaluator = make_evaluator(spec, seed)
     budget = fraction * evaluator.budget
     start = time.perf_counter()
-    trace = run_offline_search(method, spec, budget, seed)
+    trace = run_offline_search(method, spec, budget, seed, options=options)
     [end] = anytime(trace.observations, trace.charges, budget, trace.param_cap, trace.max_epochs, fractions=(1.0,))
     return {"table": Path(table).name, "method": method, "fraction": fraction, "seed": seed,
             "regret": evaluator.regret(trace.chosen), "chosen": trace.chosen.id if trace.chosen else None,
@@ -54,6 +56,7 @@ def run_one(job: tuple[str, str, float, int]) -> dict[str, Any]:
 
 def summarise(runs: list[dict[str, Any]], tables: list[Path]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
+    methods = list(dict.fromkeys(r["method"] for r in runs))
     for table in tables:
         evaluator = make_evaluator(f"table:{table}", 0)
         entry: dict[str, Any] = {"budget_gpu_hours": evaluator.budget, "best_test_top1": evaluator.best_test_top1,
@@ -63,7 +66,7 @@ def summarise(runs: list[dict[str, Any]], tables: list[Path]) -> dict[str, Any]:
         for fraction in FRACTIONS:
             tag = f"@{int(fraction * 100)}"
             here = {m: sorted((r for r in runs if r["table"] == table.name and r["method"] == m
-                               and r["fraction"] == fraction), key=lambda r: r["seed"]) for m in METHODS}
+                               and r["fraction"] == fraction), key=lambda r: r["seed"]) for m in methods}
             for method, rs in here.items():
                 entry["methods"].setdefault(method, {}).update({
                     f"regret{tag}": mean_se([r["regret"] for r in rs]), f"hv{tag}": mean_se([r["hv"] for r in rs]),
@@ -71,7 +74,7 @@ def summarise(runs: list[dict[str, Any]], tables: list[Path]) -> dict[str, Any]:
                     f"no_choice{tag}": sum(r["chosen"] is None for r in rs)})
             entry["paired"][tag] = {f"uniads vs {m}": paired([r["regret"] for r in here["uniads"]],
                                                              [r["regret"] for r in here[m]])
-                                    for m in METHODS if m != "uniads"}
+                                    for m in methods if m != "uniads" and "uniads" in methods}
         summary[table.name] = entry
     return summary
 
@@ -132,17 +135,20 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results"))
+    parser.add_argument("--methods", type=lambda text: tuple(text.split(",")), default=METHODS)
+    parser.add_argument("--options", type=json.loads, default={}, help="searcher options for every job (JSON)")
     args = parser.parse_args()
     tables = sorted(p.parent for p in args.tables.glob("*/manifest.json"))
     if not tables:
         parser.error(f"no table under {args.tables}; build one with `uniads-bench table build`")
-    jobs = [(str(t), m, f, s) for t in tables for m in METHODS for f in FRACTIONS for s in range(args.seeds)]
+    jobs = [(str(t), m, f, s, args.options) for t in tables for m in args.methods for f in FRACTIONS
+            for s in range(args.seeds)]
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers) as pool:
         runs = list(pool.map(run_one, jobs, chunksize=8))
     meta = {"seeds": args.seeds, "wall_seconds": time.perf_counter() - start, "cpu_count": os.cpu_count(),
             "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
-            "methods": METHODS, "fractions": FRACTIONS}
+            "methods": args.methods, "options": args.options, "fractions": FRACTIONS}
     summary = summarise(runs, tables)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "table_search.json").write_text(json.dumps({"meta": meta, "summary": summary, "runs": runs},

@@ -83,6 +83,16 @@ class BudgetLedger:
     evaluations: int = 0
     charged_views: set[str] = field(default_factory=set)
 
+    def affordable(self, plan: PlannedEvaluation) -> float:
+        """How many evaluations like `plan` the declared budget pays for, its teacher views charged once (later
+        ones reuse them, as the ledger charges them); what a searcher sizes its generations by."""
+        first = self.cost.charge(plan.student_macs, plan.epochs, plan.train_samples, plan.eval_samples,
+                                 len(plan.views))
+        later = self.cost.charge(plan.student_macs, plan.epochs, plan.train_samples, plan.eval_samples, 0)
+        if first > self.declared_gpu_hours or later <= 0:
+            return 0.0 if first > self.declared_gpu_hours else float("inf")
+        return 1.0 + (self.declared_gpu_hours - first) / later
+
     def admit(self, planned: list[PlannedEvaluation]) -> int:
         """How many leading evaluations of `planned` fit the budget together if each ran to the end; a teacher
         view shared by several of them is predicted once, as it will be charged once."""

@@ -92,3 +92,15 @@ def test_halving_searches_spend_what_their_top_rung_cannot_use_on_lower_rungs(na
     epochs = [o.ask.fidelity.epochs for o in end.history]
     assert 9 not in epochs and epochs.count(3) > 3  # brackets went on after their first unaffordable top rung
     assert end.stop_reason == "budget" and budget - ledger.spent_gpu_hours < 3 * student
+
+
+def test_a_ledger_says_how_many_evaluations_its_budget_pays_for_with_teacher_views_charged_once() -> None:
+    cost = FlopCost(flops_per_second=1e9, teacher_macs=1000)
+    plan = PlannedEvaluation(student_macs=500, epochs=2, train_samples=TRAIN, eval_samples=EVAL, views=("e0", "e1"))
+    first = cost.charge(500, 2, TRAIN, EVAL, 2)
+    later = cost.charge(500, 2, TRAIN, EVAL, 0)
+    ledger = BudgetLedger(first + 3 * later, cost)
+    assert ledger.affordable(plan) == pytest.approx(4.0)
+    # Spending them one by one agrees: four fit, a fifth does not.
+    assert ledger.admit([plan] * 5) == 4
+    assert BudgetLedger(first * 0.99, cost).affordable(plan) == 0.0

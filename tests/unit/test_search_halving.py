@@ -119,3 +119,10 @@ def test_a_bracket_whose_next_rung_does_not_fit_ends_there() -> None:
     tell_rung(moved_on, rung1[:2])  # two of three 3-epoch asks fitted: the bracket promoted among them
     assert drop_unaffordable(moved_on, rung1[2:]) and not moved_on.done
     assert [a.fidelity.epochs for a in moved_on.asks()] == [9]
+
+
+def test_a_bracket_costs_each_rung_its_survivors_times_its_share_of_the_top_fidelity() -> None:
+    schedule = HalvingSchedule((1, 3, 9), eta=3)
+    # 9 at 1/9, 3 at 3/9, 1 at 9/9 of a top-fidelity training.
+    assert schedule.bracket_cost(9) == pytest.approx(3.0)
+    assert schedule.bracket_cost(2) == pytest.approx(2 / 9 + 3 / 9 + 1)  # one survivor at least per rung

@@ -10,7 +10,15 @@ from uniads_bench.results import EvalResult, Fidelity
 from uniads_bench.rng import numpy_generator
 from uniads_bench.search.base import Ask, Observation, SearchSetup
 from uniads_bench.search.evaluators import make_evaluator, run_offline_search
-from uniads_bench.search.uniads import ShrinkWeights, UniADSSearch
+from uniads_bench.search.halving import HalvingSchedule
+from uniads_bench.search.uniads import (
+    DEFAULT_POP_SIZE,
+    MAX_POP_SIZE,
+    MIN_POP_SIZE,
+    ShrinkWeights,
+    UniADSSearch,
+    population_size,
+)
 from uniads_bench.space.adapters import indices_to_candidate
 from uniads_bench.space.space import Gene, Space
 
@@ -162,3 +170,18 @@ def test_the_first_generation_starts_from_the_known_points_unless_switched_off(s
     assert len(asks) == 9 and {a.fidelity.epochs for a in asks} == {3}  # the lowest rung, like every member
     assert ([a.candidate for a in asks[:2]] == list(known)) is start
     assert searcher.state()["known"] == ([c.describe() for c in known] if start else [])
+
+
+def test_auto_population_fits_several_generations_into_the_budget_and_says_so() -> None:
+    schedule = HalvingSchedule((1, 3, 9), eta=3)
+    # A bracket of n costs n/9 + (n//3)/3 + n//9 top-fidelity trainings: 27 -> 27/9 + 9/3 + 3 = 9.
+    assert population_size("auto", schedule, budget_evaluations=4 * 9.0) == 27
+    assert population_size("auto", schedule, budget_evaluations=1.0) == MIN_POP_SIZE  # too small for 4 gens
+    assert population_size("auto", schedule, budget_evaluations=1e9) == MAX_POP_SIZE
+    assert population_size("auto", schedule, budget_evaluations=None) == DEFAULT_POP_SIZE
+    assert population_size(7, schedule, budget_evaluations=1e9) == 7
+    evaluator = make_evaluator("synthetic:smooth", 0)
+    setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs, np.random.default_rng(0),
+                        {"pop_size": "auto"}, budget_evaluations=30.0)
+    searcher = UniADSSearch(setup)
+    assert len(searcher.ask()) == searcher.state()["pop_size"] == 25  # rungs 3, 9, 27: 4 x bracket(25) <= 30

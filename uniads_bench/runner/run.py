@@ -216,9 +216,11 @@ class Runner:
         """Run one search; returns its chosen candidate, measured seconds and final hypervolume (feasible results
         at the top fidelity, normalised as in `search.metrics`)."""
         track = self.suite.track(ctx.name)
+        known = self.known.get(track.name, ())
+        top = Ask(known[0], Fidelity(self.suite.search.epochs), True) if known else None
         setup = SearchSetup(track_space(track), track.param_cap, self.suite.search.epochs,
-                            numpy_generator(seed, "search", track.name, method.name), dict(method.options),
-                            self.known.get(track.name, ()))
+                            numpy_generator(seed, "search", track.name, method.name), dict(method.options), known,
+                            ledger.affordable(self._plan(ctx, top, seed)) if top else None)
         searcher = make_searcher(method.searcher, setup)
         failures = FailureBudget(self.suite.search.max_failure_share, self.suite.search.failure_window)
 

@@ -39,8 +39,10 @@ class Observation:
 
 @dataclass(frozen=True)
 class SearchSetup:
-    """What every searcher is built from: the space, the constraint, the top fidelity and its generator, and
-    `known`: the suite's hand-designed methods as points of the space, which a searcher may start from."""
+    """What every searcher is built from: the space, the constraint, the top fidelity and its generator,
+    `known`: the suite's hand-designed methods as points of the space, which a searcher may start from, and
+    `budget_evaluations`: how many top-fidelity evaluations of a reference-sized student the budget pays for
+    (None when unknown), which a searcher may size its generations by."""
 
     space: Space
     param_cap: int
@@ -48,6 +50,7 @@ class SearchSetup:
     rng: np.random.Generator
     options: dict[str, Any]
     known: tuple[Candidate, ...] = ()
+    budget_evaluations: float | None = None
 
 
 class Searcher(Protocol):

@@ -43,7 +43,7 @@ from uniads_bench.candidate import Candidate
 from uniads_bench.errors import UserError
 from uniads_bench.journal import JournalRecord, evaluations
 from uniads_bench.methods import SearchMethod, get_method
-from uniads_bench.results import EvalResult
+from uniads_bench.results import EvalResult, Fidelity
 from uniads_bench.rng import numpy_generator
 from uniads_bench.search.base import Ask, Observation, SearchSetup, make_searcher
 from uniads_bench.search.loop import one_at_a_time, search_loop
@@ -385,11 +385,15 @@ def run_offline_search(method_name: str, evaluator_spec: str, budget: float, see
     # A table's searches draw from the stream a real search of its track draws from, so they ask alike.
     stream = evaluator.track if isinstance(evaluator, TableEvaluator) else evaluator_spec
     known = evaluator.known if isinstance(evaluator, TableEvaluator) else ()
+    ledger = BudgetLedger(budget, evaluator.cost)
+    # What a real search of the same track is told (the runner plans its first known point); an offline
+    # problem's unit is itself a full-fidelity training of a cap-sized student.
+    affordable = (ledger.affordable(evaluator.plan(Ask(known[0], Fidelity(evaluator.max_epochs), True))) if known
+                  else budget)
     setup = SearchSetup(evaluator.space, evaluator.param_cap, evaluator.max_epochs,
                         numpy_generator(seed, "search", stream, method_name), {**method.options, **(options or {})},
-                        known)
+                        known, affordable)
     searcher = make_searcher(method.searcher, setup)
-    ledger = BudgetLedger(budget, evaluator.cost)
     charges: list[float] = []
 
     def evaluate(ask: Ask) -> EvalResult:

@@ -79,6 +79,15 @@ class HalvingSchedule:
         """How many of `n` results at a rung are promoted: ``n // eta``, at least one."""
         return max(1, n // self.eta)
 
+    def bracket_cost(self, n: int) -> float:
+        """Top-fidelity evaluations a bracket of `n` candidates costs when each is trained and promoted as the
+        rungs allow (a rung of m epochs counts m / top)."""
+        cost, alive = 0.0, n
+        for rung in self.rungs:
+            cost += alive * rung / self.rungs[-1]
+            alive = self.survivors(alive)
+        return cost
+
 
 def objectives(observations: Sequence[Observation]) -> np.ndarray:
     """(validation error in [0, 1], params) per observation, the two minimised objectives."""

@@ -23,6 +23,12 @@ One generation works like this:
    the cap) and of the bottom ``1/eta`` feasible rung-0 candidates lose weight ``w *= 1 - shrink_rate``
    down to ``shrink_floor``; options of candidates promoted from rung 0 in the same generation are spared.
 
+Population size: ``pop_size = "auto"`` sizes the generation to the budget. The largest population in
+[`MIN_POP_SIZE`, `MAX_POP_SIZE`] whose bracket `TARGET_GENERATIONS` times fits the budget's top-fidelity
+evaluations (`SearchSetup.budget_evaluations`, counting every member as trained, as if none were over the cap),
+so that several generations evolve; a budget that affords fewer gets the smallest population. The plan is in
+`state()`. An integer fixes it.
+
 The search never ends by itself (no generation count): the budget or pymoo's exhaustion (``ask()`` returns
 None or only already-seen candidates) stops it. When the budget cannot afford a bracket's next rung, the
 bracket ends there and the next generation starts (`halving.drop_unaffordable`); the search ends when a
@@ -52,12 +58,28 @@ from uniads_bench.space.adapters import candidate_to_indices, indices_to_candida
 from uniads_bench.space.space import Space
 
 DEFAULT_POP_SIZE = 12
+# Generation sizing (`pop_size = "auto"`): ours, the paper publishes no population size. A binary tournament
+# over a population of 4 still mixes two pairs; 48 keeps a generation's bracket affordable on a GPU suite.
+TARGET_GENERATIONS = 4
+MIN_POP_SIZE, MAX_POP_SIZE = 4, 48
 DEFAULT_SHRINK_RATE = 0.3
 DEFAULT_SHRINK_FLOOR = 0.2
 # Generations in a row whose offspring were all evaluated before; then the space is treated as exhausted.
 MAX_STALE_GENERATIONS = 8
 # Redraws of a shrinking repair that copies a candidate already in the population or the offspring.
 MAX_REPAIRS = 10
+
+
+def population_size(option: int | str, schedule: HalvingSchedule, budget_evaluations: float | None) -> int:
+    """`option` as an int, or for ``"auto"`` the generation sized to the budget (module docstring); ``"auto"``
+    without a known budget is `DEFAULT_POP_SIZE`."""
+    if option != "auto":
+        return int(option)
+    if budget_evaluations is None:
+        return DEFAULT_POP_SIZE
+    fitting = [n for n in range(MIN_POP_SIZE, MAX_POP_SIZE + 1)
+               if TARGET_GENERATIONS * schedule.bracket_cost(n) <= budget_evaluations]
+    return max(fitting, default=MIN_POP_SIZE)
 
 
 class ShrinkWeights:
@@ -106,8 +128,10 @@ class UniADSSearch:
         self.start_from_known = bool(opts.get("start_from_known", True))
         self.problem = Problem(vars=pymoo_variables(setup.space), n_obj=2, n_ieq_constr=1)
         dedup = MixedVariableDuplicateElimination()
+        self.pop_size = population_size(opts.get("pop_size", DEFAULT_POP_SIZE), self.schedule,
+                                        setup.budget_evaluations)
         self.algorithm = NSGA2(
-            pop_size=int(opts.get("pop_size", DEFAULT_POP_SIZE)),
+            pop_size=self.pop_size,
             sampling=MixedVariableSampling(),
             mating=MixedVariableMating(selection=TournamentSelection(func_comp=binary_tournament),
                                        eliminate_duplicates=dedup),
@@ -160,7 +184,8 @@ class UniADSSearch:
         weights = {gene.name: {str(option): round(float(w), 4) for option, w in
                                zip(gene.options, self.shrink.weights[gene.name], strict=True)}
                    for gene in self.setup.space.genes}
-        return {"generations": int(self.algorithm.n_gen or 0), "evaluated": len(self.archive),
+        return {"generations": int(self.algorithm.n_gen or 0), "pop_size": self.pop_size,
+                "budget_evaluations": self.setup.budget_evaluations, "evaluated": len(self.archive),
                 "candidates": len(self.reached), "rungs": list(self.schedule.rungs), "exhausted": self.exhausted,
                 "known": [c.describe() for c in self.setup.known] if self.start_from_known else [],
                 "sampling_weights": weights}
