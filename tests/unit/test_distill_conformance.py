@@ -89,6 +89,21 @@ def test_uniads_expresses_kd_exactly(hparams: dict) -> None:
     assert float(uniads) == pytest.approx(float(kd), rel=1e-6)
 
 
+@pytest.mark.parametrize("hparams", [{"tau": 4.0, "beta": 1.0, "ce_weight": 1.0, "kd_weight": 2.0},
+                                     {"tau": 1.0, "beta": 2.0, "ce_weight": 0.5, "kd_weight": 1.0}])
+def test_uniads_expresses_dist_inter_class_half_exactly(hparams: dict) -> None:
+    """DIST as a point of UniADS's space is DIST without its intra-class term (gamma = 0), to float32 rounding."""
+    generator = torch.Generator().manual_seed(4)
+    student, teacher = random_taps(STUDENT, generator), random_taps(STUDENT, generator)
+    target = torch.randint(0, STUDENT.num_classes, (BATCH,), generator=generator)
+    expressed = get_distiller("uniads").express("dist", hparams)
+    progress = Progress(1.0, 10)
+    dist = sum(build_distiller("dist", STUDENT, STUDENT, {**hparams, "gamma": 0.0})(student, teacher, target,
+                                                                                     progress).values())
+    uniads = sum(build_distiller("uniads", STUDENT, STUDENT, expressed)(student, teacher, target, progress).values())
+    assert float(uniads) == pytest.approx(float(dist), rel=1e-6)
+
+
 def test_every_distiller_expresses_itself_and_nothing_it_cannot() -> None:
     for name in list_distillers():
         assert get_distiller(name).express(name, {"x": 1}) == {"x": 1}

@@ -59,3 +59,15 @@ def test_the_digits_tracks_start_from_kd_on_the_reference_student() -> None:
     assert method == "kd" and like.arch_dict == {"width": 8, "depth": 1}
     assert like.hparams_dict == {"knowledge": "logits", "transform": "identity", "distance": "kl", "tau": 4.0,
                                  "weight": 0.5, "alpha": 0.5}  # KD's 0.9 and 0.1, snapped to the grid's options
+
+
+def test_a_cifar100_track_starts_from_kd_and_dist_inter_class_half() -> None:
+    from uniads_bench.config import load_suite
+    from uniads_bench.space import known_points, track_space
+
+    suite = load_suite("cifar100")
+    track = suite.tracks[0]
+    points = dict(known_points(track_space(track), track, suite))
+    assert set(points) == {"kd", "dist"}  # vanilla and DKD are not points of the UniADS space
+    assert {k: points["dist"].hparams_dict[k] for k in ("transform", "distance", "tau", "weight", "alpha")} == {
+        "transform": "softmax", "distance": "pearson", "tau": 4.0, "weight": 2.0, "alpha": 1.0}

@@ -68,10 +68,11 @@ class Distiller(nn.Module):
 
     @classmethod
     def express(cls, distiller: str, hparams: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Hyperparameters of this distiller that build the same loss as `distiller` with `hparams`, or None.
+        """Hyperparameters of this distiller that build `distiller`'s loss with `hparams`, or None.
 
         How a hand-designed method becomes a point of a searched space (UniADS starts from them): every
-        distiller expresses itself; a general one (``uniads``) may express others exactly (KD).
+        distiller expresses itself; a general one (``uniads``) may express others exactly (KD), or the part of
+        one that its space holds, saying so in its docstring (DIST's inter-class term).
         """
         return dict(hparams) if distiller == cls.name else None
 

@@ -163,12 +163,20 @@ class UniADSLoss(Distiller):
 
     @classmethod
     def express(cls, distiller: str, hparams: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Itself, and Hinton KD exactly: ``ce_weight * CE + kd_weight * T^2 * KL`` is knowledge ``logits``,
-        ``identity/kl`` at tau T, weight ``kd_weight`` and alpha ``ce_weight``."""
+        """Itself; Hinton KD exactly: ``ce_weight * CE + kd_weight * T^2 * KL`` is knowledge ``logits``,
+        ``identity/kl`` at tau T, weight ``kd_weight`` and alpha ``ce_weight``; and DIST's inter-class half:
+        ``softmax/pearson`` at DIST's tau, weight ``kd_weight * beta``, alpha ``ce_weight``, which is DIST
+        exactly when ``gamma = 0``. The space has no across-the-batch relation for DIST's intra-class term, nor
+        DKD's split into target and non-target classes (DKD is not expressed)."""
         if distiller == "kd":
             return {"knowledge": "logits", "transform": "identity", "distance": "kl",
                     "tau": float(hparams.get("temperature", 4.0)), "weight": float(hparams.get("kd_weight", 0.9)),
                     "alpha": float(hparams.get("ce_weight", 0.1))}
+        if distiller == "dist":
+            return {"knowledge": "logits", "transform": "softmax", "distance": "pearson",
+                    "tau": float(hparams.get("tau", 4.0)),
+                    "weight": float(hparams.get("kd_weight", 2.0)) * float(hparams.get("beta", 1.0)),
+                    "alpha": float(hparams.get("ce_weight", 1.0))}
         return super().express(distiller, hparams)
 
     @classmethod
