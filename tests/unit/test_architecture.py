@@ -113,6 +113,15 @@ def test_loading_a_suite_checks_its_methods_without_importing_the_optimisers() -
     assert out.strip() == "[]"
 
 
+def test_doctor_reads_package_versions_without_importing_the_packages(tmp_path) -> None:
+    code = ("import sys\nfrom uniads_bench.cli import cli\n"
+            f"cli(['doctor', '--data-dir', {str(tmp_path)!r}, '--cache-dir', {str(tmp_path)!r}],"
+            " standalone_mode=False)\n"
+            "print(sorted(m for m in sys.modules if m in ('nevergrad', 'pymoo', 'datasets', 'ray')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]" and "nevergrad" in out  # its version is still listed
+
+
 def test_the_checker_sees_an_arrow_against_the_flow() -> None:
     tree = ast.parse("def f():\n    from uniads_bench.runner.run import Runner\n")
     [node] = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
