@@ -112,5 +112,6 @@ def test_a_committed_table_records_the_known_points_a_build_would(manifest: Path
     recorded = json.loads(manifest.read_text())
     table = load_table(manifest.parent)
     assert recorded["known"] == known_json(table.space, load_suite(recorded["suite"]), recorded["track"])
-    assert [c.id for c in TableEvaluator(table, 0, {}).known] == [
-        Candidate.from_json(k["candidate"]).id for k in recorded["known"]]
+    known = TableEvaluator(table, 0, {}).known
+    assert [c.id for c in known] == [Candidate.from_json(k["candidate"]).id for k in recorded["known"]]
+    assert {c.id for c in known} <= {row["point"] for row in table.rows}  # points of the grid, value types too

@@ -9,6 +9,7 @@ import numpy as np
 from uniads_bench.candidate import Candidate
 from uniads_bench.config import load_suite
 from uniads_bench.space import track_space
+from uniads_bench.space.space import Gene, Space
 
 
 def test_candidate_id_is_content_hash() -> None:
@@ -71,3 +72,11 @@ def test_a_cifar100_track_starts_from_kd_and_dist_inter_class_half() -> None:
     assert set(points) == {"kd", "dist"}  # vanilla and DKD are not points of the UniADS space
     assert {k: points["dist"].hparams_dict[k] for k in ("transform", "distance", "tau", "weight", "alpha")} == {
         "transform": "softmax", "distance": "pearson", "tau": 4.0, "weight": 2.0, "alpha": 1.0}
+
+
+def test_a_value_equal_to_an_option_snaps_to_the_option_itself() -> None:
+    # KD's temperature 4.0 on a space whose tau options are ints must give the candidate a table holds.
+    space = Space((Gene("width", "arch", (8, 16)), Gene("tau", "distill", (1, 4))), "fake")
+    point = space.nearest({"width": 8, "tau": 4.0})
+    assert point is not None and point.id == space.nearest({"width": 8, "tau": 4}).id
+    assert type(point.hparams_dict["tau"]) is int

@@ -154,9 +154,11 @@ def known_points(space: Space, track: Track, suite: Suite) -> tuple[tuple[str, C
 
 
 def _nearest_option(gene: Gene, value: Any) -> Any:
-    """`value` itself when it is an option; for numbers the nearest option in log scale; else None."""
-    if value in gene.options:
-        return value
+    """The option equal to `value` (the option itself: 4.0 is the option 4, whose candidate id is 4's); for
+    numbers the nearest option in log scale; else None."""
+    for option in gene.options:
+        if option == value:
+            return option
     numbers = [o for o in gene.options if isinstance(o, int | float) and not isinstance(o, bool) and o > 0]
     if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0 or len(numbers) != len(gene.options):
         return None
