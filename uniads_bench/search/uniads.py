@@ -39,6 +39,7 @@ top rung); ties go to fewer parameters, then to the earlier ask.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -184,8 +185,10 @@ class UniADSSearch:
         weights = {gene.name: {str(option): round(float(w), 4) for option, w in
                                zip(gene.options, self.shrink.weights[gene.name], strict=True)}
                    for gene in self.setup.space.genes}
+        budget = self.setup.budget_evaluations
         return {"generations": int(self.algorithm.n_gen or 0), "pop_size": self.pop_size,
-                "budget_evaluations": self.setup.budget_evaluations, "evaluated": len(self.archive),
+                "budget_evaluations": round(budget, 3) if budget is not None and math.isfinite(budget) else None,
+                "evaluated": len(self.archive),
                 "candidates": len(self.reached), "rungs": list(self.schedule.rungs), "exhausted": self.exhausted,
                 "known": [c.describe() for c in self.setup.known] if self.start_from_known else [],
                 "sampling_weights": weights}
