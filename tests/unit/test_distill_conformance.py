@@ -75,33 +75,24 @@ def test_teacher_none_for_teacherless_distillers() -> None:
             assert set(terms) == {"ce"}
 
 
-@pytest.mark.parametrize("hparams", [{"temperature": 4.0, "ce_weight": 0.1, "kd_weight": 0.9},
-                                     {"temperature": 2.0, "ce_weight": 1.0, "kd_weight": 5.0}])
-def test_uniads_expresses_kd_exactly(hparams: dict) -> None:
-    """KD as a point of UniADS's space gives KD's loss to the last bit of float32 rounding."""
+@pytest.mark.parametrize(("method", "hparams", "exact_at"), [
+    ("kd", {"temperature": 4.0, "ce_weight": 0.1, "kd_weight": 0.9}, {}),
+    ("kd", {"temperature": 2.0, "ce_weight": 1.0, "kd_weight": 5.0}, {}),
+    # DIST's inter-class half: DIST itself without its intra-class term.
+    ("dist", {"tau": 4.0, "beta": 1.0, "ce_weight": 1.0, "kd_weight": 2.0}, {"gamma": 0.0}),
+    ("dist", {"tau": 1.0, "beta": 2.0, "ce_weight": 0.5, "kd_weight": 1.0}, {"gamma": 0.0}),
+])
+def test_uniads_expresses_kd_and_dist_inter_class_half_exactly(method: str, hparams: dict, exact_at: dict) -> None:
+    """A method as a point of UniADS's space gives the method's loss to the last bit of float32 rounding."""
     generator = torch.Generator().manual_seed(3)
     student, teacher = random_taps(STUDENT, generator), random_taps(STUDENT, generator)
     target = torch.randint(0, STUDENT.num_classes, (BATCH,), generator=generator)
-    expressed = get_distiller("uniads").express("kd", hparams)
+    expressed = get_distiller("uniads").express(method, hparams)
     progress = Progress(1.0, 10)
-    kd = sum(build_distiller("kd", STUDENT, STUDENT, hparams)(student, teacher, target, progress).values())
-    uniads = sum(build_distiller("uniads", STUDENT, STUDENT, expressed)(student, teacher, target, progress).values())
-    assert float(uniads) == pytest.approx(float(kd), rel=1e-6)
-
-
-@pytest.mark.parametrize("hparams", [{"tau": 4.0, "beta": 1.0, "ce_weight": 1.0, "kd_weight": 2.0},
-                                     {"tau": 1.0, "beta": 2.0, "ce_weight": 0.5, "kd_weight": 1.0}])
-def test_uniads_expresses_dist_inter_class_half_exactly(hparams: dict) -> None:
-    """DIST as a point of UniADS's space is DIST without its intra-class term (gamma = 0), to float32 rounding."""
-    generator = torch.Generator().manual_seed(4)
-    student, teacher = random_taps(STUDENT, generator), random_taps(STUDENT, generator)
-    target = torch.randint(0, STUDENT.num_classes, (BATCH,), generator=generator)
-    expressed = get_distiller("uniads").express("dist", hparams)
-    progress = Progress(1.0, 10)
-    dist = sum(build_distiller("dist", STUDENT, STUDENT, {**hparams, "gamma": 0.0})(student, teacher, target,
-                                                                                     progress).values())
-    uniads = sum(build_distiller("uniads", STUDENT, STUDENT, expressed)(student, teacher, target, progress).values())
-    assert float(uniads) == pytest.approx(float(dist), rel=1e-6)
+    reference = build_distiller(method, STUDENT, STUDENT, {**hparams, **exact_at})
+    uniads = build_distiller("uniads", STUDENT, STUDENT, expressed)
+    assert float(sum(uniads(student, teacher, target, progress).values())) == pytest.approx(
+        float(sum(reference(student, teacher, target, progress).values())), rel=1e-6)
 
 
 def test_every_distiller_expresses_itself_and_nothing_it_cannot() -> None:
