@@ -52,15 +52,15 @@ def env(args: argparse.Namespace) -> int:
 
 
 def run_suite(suite: str, work: Path, device: str, extra: list[str], methods: str, precision: str, workers: int,
-              data_dir: Path | None = None, cache: Path | None = None) -> dict:
-    """`uniads-bench run SUITE` into `work` (teachers cached in `cache`, default inside `work`); its rows, journal
-    counts and timing."""
+              data_dir: Path | None = None, cache: Path | None = None, tracks: str | None = None) -> dict:
+    """`uniads-bench run SUITE` into `work` (teachers cached in `cache`, default inside `work`; every track unless
+    `tracks` names some); its rows, journal counts and timing."""
     from uniads_bench.journal import EvaluationRecord, SearchEndRecord, read_journal
 
     data = ["--data-dir", str(data_dir)] if data_dir else []
-    tracks = ["--tracks", "cnn"] if suite == "digits" else []
     started = time.perf_counter()
-    done = subprocess.run([*CLI, "run", suite, *tracks, "--methods", methods, "--device", device,
+    only = ["--tracks", tracks] if tracks else []
+    done = subprocess.run([*CLI, "run", suite, *only, "--methods", methods, "--device", device,
                            "--workers", str(workers), "--precision", precision, "--deterministic", "--out",
                            str(work / "runs"), "--leaderboard-dir", str(work / "boards"), "--cache-dir",
                            str(cache or work / "cache"), *data, *extra],
@@ -93,7 +93,7 @@ def end_to_end_checks(result: dict, device: str) -> dict[str, bool]:
 
 
 def digits(args: argparse.Namespace) -> int:
-    result = run_suite("digits", args.work, args.device, args.extra, "kd,uniads", "auto", 2)
+    result = run_suite("digits", args.work, args.device, args.extra, "kd,uniads", "auto", 2, tracks="cnn")
     checks = end_to_end_checks(result, args.device)
     return write(args.out, {**result, "device": args.device, "checks": checks, "ok": all(checks.values())})
 
@@ -116,7 +116,8 @@ def cifar10(args: argparse.Namespace) -> int:
 
 
 def precision(args: argparse.Namespace) -> int:
-    arms = {p: run_suite("digits", args.work / p, args.device, args.extra, "kd", p, 1) for p in ("fp32", "bf16")}
+    arms = {p: run_suite("digits", args.work / p, args.device, args.extra, "kd", p, 1, tracks="cnn")
+            for p in ("fp32", "bf16")}
     top1 = {p: (a["rows"][0]["top1_mean"] if a["rows"] else None) for p, a in arms.items()}
     diff = top1["bf16"] - top1["fp32"] if None not in top1.values() else None
     checks = {"both ran": all(a["rc"] == 0 for a in arms.values()),

@@ -73,6 +73,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.generate == (args.source is not None):
         parser.error("give exactly one of --source DIR and --generate")
+    missing = [f"{args.source}/{split}.parquet" for split in SPLITS
+               if args.source is not None and not (args.source / f"{split}.parquet").is_file()]
+    if missing:
+        parser.error(f"{', '.join(missing)} not found; --source takes a CIFAR-10 copy in the parquet layout "
+                     "(../shared/data/cifar10-jpeg), or use --generate")
     rows = {"train": args.train, "test": args.test}
     sizes = generate(args.out, rows) if args.generate else subset(args.source, args.out, rows)
     kind = "generated" if args.generate else f"first rows of {args.source}"

@@ -89,8 +89,10 @@ class BudgetLedger:
         first = self.cost.charge(plan.student_macs, plan.epochs, plan.train_samples, plan.eval_samples,
                                  len(plan.views))
         later = self.cost.charge(plan.student_macs, plan.epochs, plan.train_samples, plan.eval_samples, 0)
-        if first > self.declared_gpu_hours or later <= 0:
-            return 0.0 if first > self.declared_gpu_hours else float("inf")
+        if first > self.declared_gpu_hours:
+            return 0.0
+        if later <= 0:  # a free plan (a student over the cap)
+            return float("inf")
         return 1.0 + (self.declared_gpu_hours - first) / later
 
     def admit(self, planned: list[PlannedEvaluation]) -> int:
